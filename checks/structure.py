@@ -1,0 +1,7 @@
+"""Checks of the structure family (SPEC §2)."""
+
+from __future__ import annotations
+
+from mailgate.registry import CheckSpec
+
+CHECKS: list[CheckSpec] = []
