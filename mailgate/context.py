@@ -34,7 +34,7 @@ class MessageMemo:
     def get(self, key: str, build: Callable[[], T]) -> T:
         if key not in self.values:
             self.values[key] = build()
-        return self.values[key]  # type: ignore[no-any-return]
+        return self.values[key]  # type: ignore[no-any-return,unused-ignore]
 
 
 @dataclass

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 Field = Literal["subject", "body", "from", "to", "cc", "bcc", "headers", "attachments"]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
@@ -125,7 +125,7 @@ class Message:
         return self.new_text[: self.closing_start]
 
 
-class Applicability(str, Enum):
+class Applicability(StrEnum):
     SAFE = "safe"  # format and the relay may apply it unasked
     UNSAFE = "unsafe"  # only when a person asks for it
     DISPLAY = "display"  # shown, never applied

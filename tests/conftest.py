@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
-import datetime as dt
 from pathlib import Path
 
 import pytest

@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 
 _BLOCK = frozenset(
-    "p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote pre hr section article header footer "
-    "dt dd title address".split()
+    ["p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr", "section", "article", "header", "footer", "dt", "dd", "title", "address"]
 )
 _SKIP = frozenset({"script", "style", "head", "title", "xml"})
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]{0,10000}>|<!--.*?-->|<![^>]{0,10000}>", re.S)

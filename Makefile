@@ -1,0 +1,38 @@
+# mailgate — see README.md
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= mailgate.toml
+
+.PHONY: install run test lint typecheck bench corpus clean
+
+$(BIN)/mailgate: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# flanker rewrites its parser tables on first import: do it once, at install time.
+	$(BIN)/python -c "import flanker.addresslib.address" 2>/dev/null
+	touch $(BIN)/mailgate
+
+install: $(BIN)/mailgate
+
+run: install
+	$(BIN)/mailgate serve --config $(CONFIG)
+
+test: install lint typecheck
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check mailgate checks tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+corpus: install
+	$(PY) ../shared/tools/corpus_eval.py ../shared/corpus/dev --mailgate $(BIN)/mailgate
+
+bench: install
+	$(BIN)/python bench/lint_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
