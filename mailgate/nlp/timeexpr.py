@@ -72,6 +72,7 @@ class _Resolved:
     has_clock: bool
     vague: bool
     boundary: Boundary
+    duration: bool = False
 
 
 # --------------------------------------------------------------------------- the pattern
@@ -92,12 +93,12 @@ _WEEKDAY = (
     rf"|(?<!每)(?:{_WEEKREL})?周末)"
 )
 _MONTHREL = r"(?:下下个?月|下个?月|本月|这个?月|上个?月|当月|次月)"
-_MONTHPART = r"(?:底|末|初|中|上旬|中旬|下旬)"
+_MONTHPART = r"(?:上旬|中旬|下旬|底|末|初|中)"
 _YMD = (
     rf"(?:(?<!\d)\d{{4}}\s?[-/.]\s?\d{{1,2}}\s?[-/.]\s?\d{{1,2}}(?![\d.])"
-    rf"|(?:{_YEAR}\s?年\s?)?{_NUM}\s?月\s?{_NUM}\s?[日号]"
-    rf"|{_YEAR}\s?年\s?{_NUM}\s?月(?:份)?{_MONTHPART}?"
-    rf"|(?:{_YEAR}\s?年\s?)?{_NUM}\s?月(?:份)?{_MONTHPART}"
+    rf"|(?<!\d)(?:{_YEAR}\s?年\s?)?{_NUM}\s?月\s?{_NUM}\s?[日号]"
+    rf"|(?<!\d){_YEAR}\s?年\s?{_NUM}\s?月(?:份)?{_MONTHPART}?"
+    rf"|(?<!\d)(?:{_YEAR}\s?年\s?)?{_NUM}\s?月(?:份)?{_MONTHPART}"
     rf"|(?<![\d年])\d{{1,2}}\s?月(?:份)?(?=\s?(?:起|开始|之前|以前|前|内|之内|以内))"
     rf"|{_MONTHREL}\s?\d{{1,2}}\s?[日号]"
     rf"|(?<![\d.月])\d{{1,2}}\s?[日号](?=\s?(?:之前|以前|前|截止|[（(](?:周|星期)|\d{{1,2}}\s?[:：点]|{_POD}))"
@@ -106,7 +107,9 @@ _YMD = (
     r"|(?:本|这|下|下下|上)周(?!末|[一二三四五六日天1-7])"
     r"|(?:本|这个?|上个?|下个?)?(?:月底|月末|月初|月中))"
 )
-_HOLIDAY = r"(?:元旦|春节|国庆节?|中秋节?|端午节?|清明节?|劳动节|五一|除夕|元宵节?)(?=\s?(?:前|之前|以前|后|之后|期间|假期|节前|节后))"
+_HOLIDAYS = ("元旦", "春节", "国庆节?", "中秋节?", "端午节?", "清明节?", "劳动节", "五一", "除夕", "元宵节?")
+_HOLIDAY_TAIL = r"(?=\s?(?:前|之前|以前|后|之后|期间|假期|节前|节后))"
+_HOLIDAY = "(?:" + "|".join(_HOLIDAYS) + ")" + _HOLIDAY_TAIL
 _DATE = rf"(?:{_YMD}|{_RELDAY}|{_WEEKDAY})"
 _WEEKDAY_NOTE = r"(?:\s?[（(]\s?(?:周|星期|礼拜)[一二三四五六日天1-7]\s?[)）])"
 _TIMEPART = rf"(?:{_POD}\s?(?:{_CLOCK})?|{_CLOCK})"
@@ -115,11 +118,16 @@ _DURATION = (
     rf"(?:(?<![\d.])(?:\d{{1,3}}|[{_CN}]{{1,3}})\s?个?\s?(?:工作日|自然日|天|日|小时|星期|周|月)"
     r"(?=\s?(?:内|之内|以内|后|之后|以后)))"
 )
-_VAGUE = (
-    r"(?:尽快|尽早|尽速|越快越好|近期|近日|稍后|晚点|晚些时候|改天|过段时间|过些天|过几天|过两天|有空时|有空的时候"
-    r"|有空再|有时间时|有时间的时候|适当时候|适当的时候|适时|择期|待定|另行通知|回头|抽空|随后"
-    r"|(?<![A-Za-z])(?:ASAP|asap|TBD|tbd|[Ss]oon)(?![A-Za-z]))"
+#: Vague time words (SPEC wording-vague "time" category and common variants): vague=True, when=None.
+VAGUE_WORDS: tuple[str, ...] = (
+    "尽快", "尽早", "尽速", "越快越好", "近期", "近日", "稍后", "晚点", "晚些时候", "改天", "过段时间", "过些天",
+    "过几天", "过两天", "有空时", "有空的时候", "有空再", "有时间时", "有时间的时候", "适当时候", "适当的时候",
+    "适时", "择期", "待定", "另行通知", "回头", "抽空", "随后",
 )
+_VAGUE_LATIN: tuple[str, ...] = ("ASAP", "asap", "TBD", "tbd", "soon", "Soon")
+_VAGUE_ALT = "|".join(re.escape(w) for w in sorted(VAGUE_WORDS, key=len, reverse=True))
+_LATIN_ALT = "|".join(_VAGUE_LATIN)
+_VAGUE = rf"(?:{_VAGUE_ALT}|(?<![A-Za-z])(?:{_LATIN_ALT})(?![A-Za-z]))"
 _SUFFIX = r"(?:之前|以前|前|为止|截止|止|之内|以内|内|起|开始|之后|以后|后)"
 
 _EVERY = (
@@ -137,6 +145,24 @@ _PATTERN = re.compile(
     rf"|(?P<tp2>{_TIMEPART}))(?P<rng>{_RANGE})?\s?(?P<suf>{_SUFFIX})?"
 )
 
+# Fast pre-scan (see find_times): every match of _PATTERN other than a vague word or a holiday
+# contains an anchor character and consists of _TIME_CHARS, and starts at most _MAX_LEAD
+# characters before its first anchor (二〇二六年, 下下个周). Digits alone are no anchor: a time
+# expression with digits also holds 月 日 号 : 点 时 天 周 …, or is an ISO date (2026-12-01).
+_TIME_CHARS = frozenset(
+    "0123456789零〇一二两三四五六七八九十年月日号份底末初中上下旬季度本这个当次今明昨后前大天早晚晨午班饭休"
+    "傍凌夜间里周星期礼拜元旦春节国庆秋端清劳动除夕宵每点时分半整刻:：-–—~～至到/.（）()T的之以内为止截起开始"
+    "工作自然小 \t\u3000"
+)
+_RUN = re.compile("[" + "".join(re.escape(c) for c in sorted(_TIME_CHARS)) + "]+")
+_ANCHOR = re.compile(r"[月日号周期拜天午晚早晨凌夜班季年时点:：]")
+_ISO_ANCHOR = re.compile(r"\d{4}\s?[-/.]\s?\d")
+_MAX_LEAD = 8
+# literal alternatives only, so that the regex engine skips ahead by first character
+_WORDS = re.compile(
+    rf"{_VAGUE_ALT}|{_LATIN_ALT}|" + "|".join(rf"{h}{_HOLIDAY_TAIL}\s?{_SUFFIX}?" for h in _HOLIDAYS)
+)
+
 # pieces used by the resolver on one matched date / time part
 _RE_ISO = re.compile(r"(\d{4})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?(\d{1,2})")
 _RE_YMD = re.compile(rf"(?:({_YEAR})\s?年\s?)?({_NUM})\s?月\s?({_NUM})\s?[日号]")
@@ -146,7 +172,9 @@ _RE_DAY = re.compile(r"(\d{1,2})\s?[日号]")
 _RE_WEEKDAY = re.compile(rf"({_WEEKREL})?\s?(?:周|星期|礼拜)([一二三四五六日天1-7])")
 _RE_WEEKEND = re.compile(rf"({_WEEKREL})?周末")
 _RE_CLOCK_COLON = re.compile(r"(\d{1,2})\s?[:：]\s?(\d{2})")
-_RE_CLOCK_CN = re.compile(rf"(\d{{1,2}}|[{_CN}]{{1,3}})[点时](?:\s?(?:(\d{{1,2}}|[{_CN}]{{1,3}})分|(半)|(整)|(一刻)|(三刻)))?")
+_RE_CLOCK_CN = re.compile(
+    rf"(\d{{1,2}}|[{_CN}]{{1,3}})[点时](?:\s?(?:(\d{{1,2}}|[{_CN}]{{1,3}})分|(半)|(整)|(一刻)|(三刻)))?"
+)
 _RE_DUR = re.compile(rf"(\d{{1,3}}|[{_CN}]{{1,3}})\s?个?\s?(工作日|自然日|天|日|小时|星期|周|月)")
 _RE_POD = re.compile(_POD)
 
@@ -235,7 +263,7 @@ def _guess_year(month: int, day: int, base: dt.date) -> int:
     return year
 
 
-def _date_span(s: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:  # noqa: PLR0911, PLR0912
+def _date_span(s: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:
     """The first and last day a date expression covers, or None."""
     try:
         if m := _RE_ISO.fullmatch(s):
@@ -409,15 +437,26 @@ def _boundary(suffix: str | None) -> Boundary:
     return "at"
 
 
+def _latin_glued(text: str, start: int, end: int) -> bool:
+    """``ASAP`` inside a longer Latin word (``ASAPX``, ``reasoon``) is not the word."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
+
+
+_UNPARSED = _Resolved(None, False, False, False, "at")
+
+
 @lru_cache(maxsize=8192)
 def _resolve_match(expr: str, base: dt.datetime | None) -> _Resolved | None:
+    """Cached per (expression, base); ``_UNPARSED`` when ``expr`` alone does not match."""
     m = _PATTERN.fullmatch(expr)
     if m is None:
-        return None
+        return _UNPARSED
     return _resolve_groups(m, base)
 
 
-def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | None:  # noqa: PLR0911, PLR0912
+def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | None:
     tz = base.tzinfo if base is not None and base.tzinfo is not None else CST
     bdate = base.date() if base is not None else None
     if m["every"]:  # recurring (每周一上午, 每月10日): no single moment
@@ -429,10 +468,10 @@ def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | N
         dm = _RE_DUR.fullmatch(m["dur"])
         n = _cn_number(dm[1]) if dm else None
         if base is None or dm is None or n is None:
-            return _Resolved(None, True, False, False, boundary)
+            return _Resolved(None, True, False, False, boundary, duration=True)
         unit = dm[2]
         if unit == "小时":
-            return _Resolved(base + dt.timedelta(hours=n), True, True, False, boundary)
+            return _Resolved(base + dt.timedelta(hours=n), True, True, False, boundary, duration=True)
         assert bdate is not None
         if unit == "工作日":
             d = _add_workdays(bdate, n)
@@ -444,17 +483,17 @@ def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | N
             y, mo = _month_add(bdate.year, bdate.month, n)
             d = dt.date(y, mo, min(bdate.day, _last_day(y, mo)))
         t = _END_OF_DAY if boundary == "before" else dt.time(0, 0)
-        return _Resolved(_day(d, t, tz), True, False, False, boundary)
+        return _Resolved(_day(d, t, tz), True, False, False, boundary, duration=True)
     if m["hol"]:
         boundary = _boundary(m["hsuf"])
         if base is None:
             return _Resolved(None, True, False, False, boundary)
-        span = _jionlp(m["hol"], base)
-        if span is not None and (base - span[1]).days > 60:
-            span = _jionlp("明年" + m["hol"], base)
-        if span is None:
+        hol = _jionlp(m["hol"], base)
+        if hol is not None and (base - hol[1]).days > 60:
+            hol = _jionlp("明年" + m["hol"], base)
+        if hol is None:
             return _Resolved(None, True, False, False, boundary)
-        when = span[1] if boundary == "before" else span[0]
+        when = hol[1] if boundary == "before" else hol[0]
         return _Resolved(when, True, False, False, boundary)
     boundary = _boundary(m["suf"])
     date_s = m["date"]
@@ -499,23 +538,61 @@ def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | N
     return _Resolved(when, bool(date_s), has_clock, False, boundary)
 
 
+def _mention(text: str, start: int, end: int, base: dt.datetime | None) -> TimeMention | None:
+    expr = text[start:end]
+    if not expr.strip():
+        return None
+    r = _resolve_match(expr, base)
+    if r is _UNPARSED:  # the match depended on its context: resolve this match's own groups
+        m = _PATTERN.match(text, start, end)
+        r = _resolve_groups(m, base) if m is not None else None
+    if r is None:  # recurring forms (每周一)
+        return None
+    if r.duration and text[max(0, start - 2) : start].rstrip().endswith("后"):
+        # 结束后3天内: relative to an event, not to the Date header
+        return TimeMention(start, end, expr, None, False, False, False, r.boundary)
+    return TimeMention(start, end, expr, r.when, r.has_date, r.has_clock, r.vague, r.boundary)
+
+
 def find_times(text: str, base: dt.datetime | None) -> list[TimeMention]:
-    """Every time expression in ``text`` (see the module docstring), resolved against ``base``."""
+    """Every time expression in ``text`` (see the module docstring), resolved against ``base``.
+
+    Linear time: a cheap anchor scan (digits, 月 日 周 天 午 …) finds the runs of time-like
+    characters around each anchor, and the full pattern runs only inside those runs; vague
+    words and holidays are found by a second literal scan.
+    """
     out: list[TimeMention] = []
-    for m in _PATTERN.finditer(text):
-        expr = m[0]
-        if not expr.strip():
-            continue
-        r = _resolve_match(expr, base)
-        if r is None:  # recurring forms
-            continue
-        if m["dur"] and text[max(0, m.start() - 2) : m.start()].rstrip().endswith("后"):
-            # 结束后3天内: relative to an event, not to the Date header
-            out.append(TimeMention(m.start(), m.end(), expr, None, False, False, False, r.boundary))
-            continue
-        if not r.has_date and not r.has_clock and not r.vague and r.when is None and not m["tp2"]:
-            continue
-        out.append(TimeMention(m.start(), m.end(), expr, r.when, r.has_date, r.has_clock, r.vague, r.boundary))
+    done = 0
+    n = len(text)
+    iso_at = -1  # next ISO-date anchor at or after ``done`` (n when none), searched lazily
+    while True:
+        a = _ANCHOR.search(text, done)
+        if iso_at < done:
+            iso = _ISO_ANCHOR.search(text, done)
+            iso_at = iso.start() if iso is not None else n
+        i = min(a.start() if a is not None else n, iso_at)
+        if i >= n:
+            break
+        left, lim = i, max(done, i - _MAX_LEAD)
+        while left > lim and text[left - 1] in _TIME_CHARS:
+            left -= 1
+        run = _RUN.match(text, i)
+        right = run.end() if run is not None else min(n, i + 1)
+        for m in _PATTERN.finditer(text, left, right):
+            mention = _mention(text, m.start(), m.end(), base)
+            if mention is not None:
+                out.append(mention)
+        done = max(right, i + 1)
+    extra = [
+        t
+        for m in _WORDS.finditer(text)
+        if not (m[0][0].isascii() and _latin_glued(text, m.start(), m.end()))
+        and (t := _mention(text, m.start(), m.end(), base)) is not None
+    ]
+    if extra:
+        spans = [(t.start, t.end) for t in out]
+        out.extend(t for t in extra if not any(s < t.end and t.start < e for s, e in spans))
+        out.sort(key=lambda t: t.start)
     return out
 
 
