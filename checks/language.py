@@ -14,7 +14,7 @@ import datetime as dt
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
@@ -60,7 +60,7 @@ def occurrences(text: str, needle: str) -> Iterator[int]:
 def _fences(text: str) -> list[tuple[int, int]]:
     """Fenced code blocks: lines starting with ``` pair up in order (linear, unlike a lazy regex)."""
     marks = [i for i in occurrences(text, "```") if i == 0 or text[i - 1] == "\n"]
-    out = []
+    out: list[tuple[int, int]] = []
     for a, b in zip(marks[::2], marks[1::2], strict=False):
         end = text.find("\n", b)
         out.append((a, len(text) if end < 0 else end))
@@ -69,7 +69,7 @@ def _fences(text: str) -> list[tuple[int, int]]:
 
 def _armored_blocks(text: str) -> list[tuple[int, int]]:
     """PEM / PGP armour: from a ``-----BEGIN …-----`` line to its ``-----END …-----`` line."""
-    out = []
+    out: list[tuple[int, int]] = []
     for i in islice(occurrences(text, "-----BEGIN "), _MAX_ANCHORS):
         if out and i < out[-1][1]:
             continue
@@ -208,11 +208,16 @@ class WordSearch:
         alt = "|".join(re.escape(w) for w in sorted(ascii_cat, key=len, reverse=True))
         self.ascii_rx = re.compile(rf"(?<![A-Za-z0-9_])(?:{alt})(?![A-Za-z0-9_])", re.I) if alt else None
 
-    def find(self, text: str, limit: int = 100_000) -> list[Match]:
-        """Occurrences (overlapping, unsorted); at most the first ``limit`` of each word."""
+    def find(self, text: str, limit: int = 100_000, present: set[str] | None = None) -> list[Match]:
+        """Occurrences (overlapping, unsorted); at most the first ``limit`` of each word.
+
+        ``present`` (the set of the text's characters, if the caller has it) skips words whose
+        first character does not occur.
+        """
         out: list[Match] = []
         if self.by_first:
-            present = set(text) if len(text) < 200_000 else None
+            if present is None and len(text) < 200_000:
+                present = set(text)
             for first, entries in self.by_first.items():
                 if present is not None and first not in present:
                     continue
@@ -391,7 +396,7 @@ def wording_vague(msg: Message, ctx: Context) -> Iterator[Finding]:
 
     ## Why
     运营管理沟通规定 二(一)2(2): “使用清晰、简洁的语言，避免使用模糊或可能引起歧义的表述”; seed 001
-    三(一)1: “避免使用模糊、歧义或容易引起误解的语言”. A reader cannot act on “尽快” or “相关部门”.
+    三(一)1: “避免使用模糊、歧義或容易引起誤解的語言”. A reader cannot act on “尽快” or “相关部门”.
 
     ## Bad
     ```
@@ -462,17 +467,21 @@ _CIVILITY_CATEGORIES = ("insult", "profanity", "aggressive")
 
 
 def civility_matches(
-    text: str, nlp: Analysis, lexicon: Mapping[str, tuple[str, ...]], limit: int = 100_000
+    text: str, nlp: Callable[[], Analysis], lexicon: Mapping[str, tuple[str, ...]], limit: int = 100_000
 ) -> list[Match]:
     """Insults, profanity and aggressive phrases in ``text``, minus those inside a neutral compound.
 
     CJK words of 3+ characters match as substrings, shorter ones on word tokens (so 垃圾 in
-    垃圾邮件 is one token, not the insult), ASCII words as whole words.
+    垃圾邮件 is one token, not the insult), ASCII words as whole words. ``nlp`` gives the
+    analysis of ``text``; it is only asked for when a short word may occur.
     """
     parts = _civility_parts(lexicon)
-    found = nlp.find(parts.short, overlapping=True, limit=limit) if parts.short else []
-    found += parts.long.find(text, limit)
-    neutral_found = parts.neutral.find(text)
+    present = set(text) if len(text) < 200_000 else None
+    found: list[Match] = []
+    if parts.short and (present is None or not parts.short_firsts.isdisjoint(present)):
+        found = nlp().find(parts.short, overlapping=True, limit=limit)
+    found += parts.long.find(text, limit, present)
+    neutral_found = parts.neutral.find(text, present=present) if found else []
     neutral = _Spans(sorted((m.start, m.end) for m in neutral_found)) if neutral_found else None
     if neutral is not None:
         found = [m for m in found if not neutral.hits(m.start, m.end)]
@@ -488,6 +497,7 @@ def civility_matches(
 
 class _CivilityParts(NamedTuple):
     short: dict[str, tuple[str, ...]]  # CJK words under 3 characters: matched on tokens
+    short_firsts: frozenset[str]
     long: WordSearch  # longer CJK words and ASCII words: substrings / whole words
     neutral: WordSearch
 
@@ -508,7 +518,8 @@ def _civility_parts(lexicon: Mapping[str, tuple[str, ...]]) -> _CivilityParts:
         cat: tuple(w for w in lexicon.get(cat, ()) if w and (w.isascii() or len(w) >= 3))
         for cat in _CIVILITY_CATEGORIES
     })
-    parts = _CivilityParts(short, long, WordSearch({"neutral": tuple(lexicon.get("neutral", ()))}))
+    firsts = frozenset(w[0] for ws in short.values() for w in ws)
+    parts = _CivilityParts(short, firsts, long, WordSearch({"neutral": tuple(lexicon.get("neutral", ()))}))
     if len(_CIVILITY_PARTS) > 16:
         _CIVILITY_PARTS.clear()
     _CIVILITY_PARTS[id(lexicon)] = (lexicon, parts)
@@ -539,7 +550,7 @@ def wording_civility(msg: Message, ctx: Context) -> Iterator[Finding]:
       URLs, addresses and code.
 
     ## Why
-    运营管理沟通规定: 文明用语; seed 001 四(二)1: “不得在群内进行人身攻擊、辱罵、詆毀等不文明行為”,
+    运营管理沟通规定: 文明用语; seed 001 四(二)1: “不得在群內進行人身攻擊、辱罵、詆毀等不文明行為”,
     四(二)3: “注意語言表達的禮貌性”. Mail is a written record; hostility makes the request itself
     less likely to be acted on.
 
@@ -575,7 +586,9 @@ def wording_civility(msg: Message, ctx: Context) -> Iterator[Finding]:
         sources.append(("body", msg.new_text, 0))
     count = 0
     for field, text, base in sources:
-        nlp = ctx.nlp if field == "body" else _subject_analysis(msg, ctx)
+        def nlp(field: FieldName = field) -> Analysis:
+            return ctx.nlp if field == "body" else _subject_analysis(msg, ctx)
+
         cap = params.max_findings * 4  # only the first findings are reported
         spots = [(m.start, m.end, m.category) for m in civility_matches(text, nlp, lexicon, cap)]
         spots += [(s, e, "punct") for s, e in islice(repeated_punctuation(text), cap)]

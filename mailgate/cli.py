@@ -49,7 +49,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
             status = EXIT_USAGE
             continue
         report = lint_bytes(raw, policy)
-        if report.verdict in {"fail", "error"} and status == EXIT_OK:
+        if report.crashed:
+            print(f"mailgate: {path}: internal error in {', '.join(report.crashed)} (logged)", file=sys.stderr)
+        if (report.verdict in {"fail", "error"} or report.crashed) and status == EXIT_OK:
             status = EXIT_FINDINGS
         if args.format == "json":
             reports.append(report_to_json(report, path, policy.locale))
@@ -142,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    logging.getLogger("mailgate.lint").setLevel(logging.CRITICAL)  # crashes are summarised per file instead
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -178,6 +178,7 @@ class Report:
     error: LintError | None = None
     message: Message | None = None
     elapsed_ms: float = 0.0
+    crashed: tuple[str, ...] = ()  # checks that raised: a bug, logged; their findings are missing
 
     @staticmethod
     def verdict_of(findings: list[Finding]) -> Literal["pass", "warn", "fail"]:

@@ -43,7 +43,11 @@ class Limits:
     max_decoded_bytes: int = 50 * 1024 * 1024
     max_body_chars: int = 2 * 1024 * 1024
     max_addresses: int = 2000
-    time_budget_s: float = 10.0
+    time_budget_s: float = 5.0  # per message, plus time_budget_per_mb_s for each MB of input
+    time_budget_per_mb_s: float = 1.0
+
+    def budget_for(self, size: int) -> float:
+        return self.time_budget_s + self.time_budget_per_mb_s * size / 1_000_000
 
 
 @dataclass(frozen=True)

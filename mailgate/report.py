@@ -41,6 +41,8 @@ def report_to_json(report: Report, path: str | None, locale: str = "zh-CN") -> d
     if report.error is not None:
         out["error"] = {"code": report.error.code, "message": report.error.message.get(locale)}
     out["findings"] = [finding_to_json(f, locale) for f in report.findings]
+    if report.crashed:
+        out["crashed"] = list(report.crashed)  # checks that failed internally (logged); findings incomplete
     return out
 
 
