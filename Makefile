@@ -20,7 +20,7 @@ run: install
 	$(BIN)/mailgate serve --config $(CONFIG)
 
 test: install lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 lint: install
 	$(BIN)/ruff check mailgate checks tests bench

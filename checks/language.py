@@ -1166,6 +1166,7 @@ CHECKS.append(sensitive_data)
 _HALF_TO_FULL = {",": "，", ".": "。", "!": "！", "?": "？", ";": "；", ":": "：", "(": "（", ")": "）"}
 _FULL_TO_HALF = {v: k for k, v in _HALF_TO_FULL.items()}
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _FULLWIDTH_ALNUM = re.compile(r"[０-９Ａ-Ｚａ-ｚ]")
 _HALF_PARENS = re.compile(r"\(([^()\n]{1,160})\)")
 _LINE_END_DOT = re.compile(r"\.(?<=[\u3400-\u9fff]\.)$", re.M)
@@ -1311,6 +1312,10 @@ def typography_edits(
 ) -> list[tuple[int, int, list[tuple[int, int, str, set[str]]]]]:
     """Per line that needs changes: (line start, line end, merged edits in absolute offsets)."""
     spans = _Spans(protected_spans(text) if protected is None else protected)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # autocorrect is Rust: lone surrogates get one-for-one stand-ins
+        text = _SURROGATES.sub("\ufffd", text)
     out: list[tuple[int, int, list[tuple[int, int, str, set[str]]]]] = []
     count = 0
     for start, line, fixed in _line_pairs(text):

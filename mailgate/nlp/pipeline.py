@@ -47,6 +47,7 @@ SPLIT_SUFFIXES = "内前后里中时个次位名项天"
 VOCAB_LIMIT = 300_000  # lexemes before the spaCy vocabulary is started afresh
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _ALL_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff·]+")
 
 # jieba (ICTCLAS) tag -> Universal POS. Unknown tags fall back on their first letter; see pos_of.
@@ -215,7 +216,11 @@ class Pipeline:
 
     def segment(self, text: str, offset: int = 0) -> Chunk:
         """Cut ``text`` into words (jieba, HMM on) with absolute offsets; nothing spaCy yet."""
-        words = self.jieba.cut(text)
+        try:
+            words = self.jieba.cut(text)
+        except UnicodeEncodeError:  # lone surrogates from undecodable bytes: one-for-one stand-ins
+            text = _SURROGATES.sub("\ufffd", text)
+            words = self.jieba.cut(text)
         if "".join(words) != text:  # jieba dropped or changed something: realign on the text
             words = _realign(text, words)
         if self._first_rx is not None and self._first_rx.search(text):

@@ -407,3 +407,15 @@ def test_language_checks_are_linear_on_huge_bodies(lint: Lint, text: str) -> Non
     assert elapsed < 6.0, elapsed  # the whole lint; the language family's share is well under 1 s
     assert len(only(report, "wording-vague")) <= 30
     assert len(only(report, "wording-civility")) <= 20
+
+
+def test_lone_surrogates_are_survived(demo_policy) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from mailgate.lint import lint_message
+    from mailgate.parse import parse_message
+
+    text = "abc\udcff中文可能出现问题,请尽快处理！！密码：abcd1234\n"
+    msg = replace(parse_message(build_eml(body="x")), body=text, new_text=text, closing_start=len(text))
+    fired_ids = {f.check for f in lint_message(msg, demo_policy)}
+    assert {"wording-vague", "wording-civility", "sensitive-data", "typography"} <= fired_ids

@@ -232,3 +232,10 @@ def test_concurrent_use_from_threads(policy: Policy) -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda t: [m.word for m in analyze(t, policy).find(VAGUE)], texts))
     assert got == expected
+
+
+def test_lone_surrogates_do_not_break_segmentation(policy: Policy) -> None:
+    text = "abc\udcff中文可能出现问题"
+    a = analyze(text, policy)
+    assert [m.word for m in a.find(VAGUE)] == ["可能"]
+    assert a.tokens[-1].end == len(text)
