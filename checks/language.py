@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from mailgate.context import Context
 from mailgate.model import Applicability, Edit, Finding, Fix, Message, Text
@@ -188,7 +188,7 @@ def _lower(text: str) -> str:
 class WordSearch:
     """Substring search for many words at once: CJK words by first character, ASCII words as whole words.
 
-    Built once per lexicon (see :func:`word_search`); a text is scanned with one ``str.find``
+    Built once per lexicon (see :func:`by_identity`); a text is scanned with one ``str.find``
     loop per word whose first character occurs in it, so the cost tracks the words present.
     """
 
@@ -231,19 +231,19 @@ class WordSearch:
         return out
 
 
-_SEARCHERS: dict[int, tuple[object, WordSearch]] = {}
+T = TypeVar("T")
 
 
-def word_search(words: Mapping[str, tuple[str, ...]]) -> WordSearch:
-    """The :class:`WordSearch` for a lexicon mapping, cached by the mapping's identity."""
-    hit = _SEARCHERS.get(id(words))
-    if hit is not None and hit[0] is words:
-        return hit[1]
-    if len(_SEARCHERS) > 64:
-        _SEARCHERS.clear()
-    built = WordSearch(words)
-    _SEARCHERS[id(words)] = (words, built)
-    return built
+def by_identity(store: dict[int, tuple[object, Any]], key: object, build: Callable[[], T]) -> T:
+    """``build()`` once per ``key`` object (lexicon mappings live as long as their policy)."""
+    hit = store.get(id(key))
+    if hit is not None and hit[0] is key:
+        return cast(T, hit[1])
+    if len(store) > 32:
+        store.clear()
+    value = build()
+    store[id(key)] = (key, value)
+    return value
 
 
 # --------------------------------------------------------------------------- wording-vague
@@ -354,16 +354,11 @@ def approximate_numbers(text: str, nlp: Analysis | None = None) -> Iterator[Appr
         yield ApproxNumber(m.start(), w.end(), m.group("num"), unit, approx)
 
 
-_NOT_VAGUE: dict[int, tuple[object, WordSearch]] = {}
+_NOT_VAGUE: dict[int, tuple[object, Any]] = {}
 
 
 def _not_vague(vague: Mapping[str, tuple[str, ...]]) -> WordSearch:
-    hit = _NOT_VAGUE.get(id(vague))
-    if hit is None or hit[0] is not vague:
-        if len(_NOT_VAGUE) > 16:
-            _NOT_VAGUE.clear()
-        hit = _NOT_VAGUE[id(vague)] = (vague, WordSearch({"not_vague": tuple(vague.get("not_vague", ()))}))
-    return hit[1]
+    return by_identity(_NOT_VAGUE, vague, lambda: WordSearch({"not_vague": tuple(vague.get("not_vague", ()))}))
 
 
 class VagueParams(Params):
@@ -502,28 +497,24 @@ class _CivilityParts(NamedTuple):
     neutral: WordSearch
 
 
-_CIVILITY_PARTS: dict[int, tuple[object, _CivilityParts]] = {}
+_CIVILITY_PARTS: dict[int, tuple[object, Any]] = {}
 
 
 def _civility_parts(lexicon: Mapping[str, tuple[str, ...]]) -> _CivilityParts:
-    hit = _CIVILITY_PARTS.get(id(lexicon))
-    if hit is not None and hit[0] is lexicon:
-        return hit[1]
-    short = {
-        cat: ws
-        for cat in _CIVILITY_CATEGORIES
-        if (ws := tuple(w for w in lexicon.get(cat, ()) if w and not w.isascii() and len(w) < 3))
-    }
-    long = WordSearch({
-        cat: tuple(w for w in lexicon.get(cat, ()) if w and (w.isascii() or len(w) >= 3))
-        for cat in _CIVILITY_CATEGORIES
-    })
-    firsts = frozenset(w[0] for ws in short.values() for w in ws)
-    parts = _CivilityParts(short, firsts, long, WordSearch({"neutral": tuple(lexicon.get("neutral", ()))}))
-    if len(_CIVILITY_PARTS) > 16:
-        _CIVILITY_PARTS.clear()
-    _CIVILITY_PARTS[id(lexicon)] = (lexicon, parts)
-    return parts
+    def build() -> _CivilityParts:
+        short = {
+            cat: ws
+            for cat in _CIVILITY_CATEGORIES
+            if (ws := tuple(w for w in lexicon.get(cat, ()) if w and not w.isascii() and len(w) < 3))
+        }
+        long = WordSearch({
+            cat: tuple(w for w in lexicon.get(cat, ()) if w and (w.isascii() or len(w) >= 3))
+            for cat in _CIVILITY_CATEGORIES
+        })
+        firsts = frozenset(w[0] for ws in short.values() for w in ws)
+        return _CivilityParts(short, firsts, long, WordSearch({"neutral": tuple(lexicon.get("neutral", ()))}))
+
+    return by_identity(_CIVILITY_PARTS, lexicon, build)
 
 
 class CivilityParams(Params):
@@ -986,10 +977,13 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _mask(value: str, keep: int = 4) -> str:
-    chars = [c for c in value]
+def _mask(value: str, kind: str) -> str:
+    """The value with its middle starred: 6222***********0128; passwords entirely."""
+    if kind == "password" or len(value) < 10:
+        return "*" * len(value)
+    chars = list(value)
     idx = [i for i, c in enumerate(chars) if c.isalnum()]
-    for i in idx[keep // 2 + 2 : len(idx) - keep] if len(idx) > keep + 4 else idx[1:]:
+    for i in idx[4:-4]:
         chars[i] = "*"
     return "".join(chars)
 
@@ -1116,7 +1110,7 @@ def sensitive_data(msg: Message, ctx: Context) -> Iterator[Finding]:
             what = Text(f"密钥（{name}）", f"a secret ({name})")
         else:
             what = _KIND_NAMES[kind]
-        masked = _mask(value)
+        masked = _mask(value, kind)
         yield ctx.finding(
             message=Text(f"正文含{what.zh}：{masked}", f"the text contains {what.en}: {masked}"),
             suggestion=Text(
@@ -1311,7 +1305,9 @@ def typography_edits(
     text: str, kinds: tuple[str, ...], protected: list[tuple[int, int]] | None = None
 ) -> list[tuple[int, int, list[tuple[int, int, str, set[str]]]]]:
     """Per line that needs changes: (line start, line end, merged edits in absolute offsets)."""
-    spans = _Spans(protected_spans(text) if protected is None else protected)
+    keep_out = list(protected_spans(text) if protected is None else protected)
+    keep_out += islice(repeated_punctuation(text), _MAX_ANCHORS)  # ！！/?? are wording-civility's to fix
+    spans = _Spans(sorted(keep_out))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # autocorrect is Rust: lone surrogates get one-for-one stand-ins
@@ -1352,7 +1348,8 @@ def typography(msg: Message, ctx: Context) -> Iterator[Finding]:
     - a space between Chinese and Latin letters or digits (`共收到21起` → `共收到 21 起`);
     - full-width punctuation inside Chinese sentences (`升级,期间` → `升级，期间`, `(线上)` → `（线上）`);
     - half-width Latin letters and digits (`ＡＢＣ１２３` → `ABC123`);
-    - doubled punctuation (`，，` `。。`; repeated `！！`/`？？` are `wording-civility`'s).
+    - doubled punctuation (`，，` `。。`; repeated `！！`/`？？`/`!!` are `wording-civility`'s, and
+      typography leaves them alone so the two fixes never overlap).
     URLs, e-mail addresses and code (backticks, fenced or indented blocks) are never touched;
     lines over 20,000 characters and text after the first 200,000 characters are not prose and
     are left alone.

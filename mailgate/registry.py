@@ -79,6 +79,14 @@ class CheckSpec:
         return out
 
 
+def _examples_root(module_dir: Path) -> Path | None:
+    """The nearest ``examples`` folder at or above the module defining a check (families may be packages)."""
+    for folder in (module_dir, *module_dir.parents[:2]):
+        if (folder / "examples").is_dir():
+            return folder / "examples"
+    return None
+
+
 def check(
     id: str,
     *,
@@ -94,7 +102,7 @@ def check(
 
     def wrap(fn: CheckFn) -> CheckSpec:
         module = inspect.getmodule(fn)
-        base = Path(module.__file__).parent if module and module.__file__ else None
+        base = _examples_root(Path(module.__file__).parent) if module and module.__file__ else None
         return CheckSpec(
             id=id,
             family=family,
@@ -106,7 +114,7 @@ def check(
             needs_nlp=needs_nlp,
             message_type=message_type,
             reply_exempt=reply_exempt,
-            examples_dir=(base / "examples" / id) if base else None,
+            examples_dir=(base / id) if base else None,
         )
 
     return wrap

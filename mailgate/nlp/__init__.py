@@ -110,16 +110,23 @@ class Analysis:
     def tokens(self) -> list[Token]:
         """Every token (whitespace included), with absolute offsets, jieba tag and UPOS."""
         if self._tokens is None:
-            cache: dict[tuple[str, str], str] = {}
+            cache: dict[str, str] = {}
+
+            def upos(t: str, w: str) -> str:
+                key = t if t != "x" else "x:" + w
+                found = cache.get(key)
+                if found is None:
+                    found = cache[key] = pos_of(t, w)
+                return found
+
             toks: list[Token] = []
+            make = Token._make
             for chunk in self.chunks:
                 tags = self.pipeline.tags_of(chunk) if self.pipeline else ["x"] * len(chunk.words)
-                for w, t, s in zip(chunk.words, tags, chunk.starts, strict=True):
-                    key = (t, w if t == "x" else "")
-                    pos = cache.get(key)
-                    if pos is None:
-                        pos = cache[key] = pos_of(t, w)
-                    toks.append(Token(w, s, s + len(w), t, pos))
+                toks.extend(
+                    make((w, s, s + len(w), t, cache.get(t) or upos(t, w)))
+                    for w, t, s in zip(chunk.words, tags, chunk.starts, strict=True)
+                )
             self._tokens = toks
         return self._tokens
 

@@ -283,13 +283,15 @@ class Pipeline:
             self._matchers.clear()
 
     def _ids(self, tag: str, word: str) -> tuple[int, int]:
-        key = tag if tag != "x" else ("x " if word.isspace() else "x." if not word.isalnum() else "x")
+        """(TAG string id, POS id) of a token; ``x`` tokens are keyed by their text."""
+        key = tag if tag != "x" else "x:" + word
         ids = self._tag_ids.get(key)
         if ids is None:
             from spacy.parts_of_speech import IDS as POS_IDS
 
             ids = (self.vocab.strings.add(tag or "x"), POS_IDS[pos_of(tag, word)])
-            self._tag_ids[key] = ids
+            if len(self._tag_ids) < 100_000:
+                self._tag_ids[key] = ids
         return ids
 
     def tagged_doc(self, chunk: Chunk) -> Doc:
@@ -304,12 +306,14 @@ class Pipeline:
             self._bound_vocab()
             doc = Doc(self.vocab, words=words, spaces=[False] * n)
             if n:
-                ids = self._ids
-                tag_pos = [ids(t, w) for w, t in zip(words, tags, strict=True)]
-                ends = [w[-1] in SENT_END or "\n" in w for w in words]
-                sent = np.where(np.array([True, *ends[:-1]]), 1, -1).astype(np.int64)
+                cache, ids = self._tag_ids, self._ids
+                pairs = [cache.get(t if t != "x" else "x:" + w) or ids(t, w) for w, t in zip(words, tags, strict=True)]
                 arr = np.empty((n, 3), dtype=np.uint64)
-                arr[:, :2] = np.array(tag_pos, dtype=np.uint64)
+                arr[:, :2] = np.array(pairs, dtype=np.uint64)
+                ends = np.fromiter((w[-1] in SENT_END or "\n" in w for w in words), dtype=bool, count=n)
+                sent = np.full(n, -1, dtype=np.int64)
+                sent[0] = 1
+                sent[1:][ends[:-1]] = 1
                 arr[:, 2] = sent.view(np.uint64)
                 doc.from_array([TAG, POS, SENT_START], arr)  # type: ignore[arg-type]
         return doc
