@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from checks.subject import subject_tag
+from checks.tags import subject_tag
 from mailgate.context import Context
 from mailgate.directory import Directory, Person
 from mailgate.model import Address, Applicability, Edit, Field, Finding, Fix, Message, Text

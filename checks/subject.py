@@ -7,13 +7,12 @@ measured by the parser (``msg.topic_start``), so every offset reported is
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
+from checks.tags import SubjectTag, fold, subject_tag, topic_span
 from mailgate.context import Context
 from mailgate.model import Applicability, Edit, Finding, Fix, Message, Text
 from mailgate.registry import CheckSpec, Params, check
@@ -25,70 +24,20 @@ DEFAULT_TAGS: tuple[str, ...] = (
     "需求", "紧急", "数据", "对外发布", "政策变动", "战略调整", "交接备忘录", "申请", "审批",
 )  # fmt: skip
 
-# 【TAG】 and the bracket variants people type instead: [TAG] 〔TAG〕 〖TAG〗 ［TAG］ 【 TAG 】.
-_BRACKET_TAG = re.compile(r"[ \t\u3000]*([\[［〔〖【])([^\[\]［］〔〕〖〗【】\r\n]{0,24})([\]］〕〗】])")
-_SPACE = re.compile(r"[\s\u3000]+")
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectTag:
-    """The bracketed tag at the start of a subject base, if any.
-
-    ``start``/``end`` are offsets in ``msg.subject`` of the whole bracket group
-    (leading blanks included); ``name`` is the text inside, blanks removed.
-    """
-
-    start: int
-    end: int
-    name: str
-    canonical: bool  # written exactly as 【name】 with nothing before it
-
-
-def subject_tag(msg: Message) -> SubjectTag | None:
-    """The bracketed tag that begins the subject (after reply prefixes), whatever its name."""
-    m = _BRACKET_TAG.match(msg.subject, msg.topic_start)
-    if m is None:
-        return None
-    name = _SPACE.sub("", m.group(2))
-    if not name:
-        return None
-    canonical = m.group(0) == f"【{name}】"
-    return SubjectTag(m.start(), m.end(), name, canonical)
-
-
-def topic_span(msg: Message) -> tuple[int, int]:
-    """Offsets in ``msg.subject`` of the topic: after every leading tag, else the whole base."""
-    start = msg.topic_start
-    while True:
-        m = _BRACKET_TAG.match(msg.subject, start)
-        if m is None or not _SPACE.sub("", m.group(2)):
-            break
-        start = m.end()
-    end = len(msg.subject)
-    while start < end and msg.subject[start].isspace():
-        start += 1
-    while end > start and msg.subject[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def _fold(text: str) -> str:
-    return _SPACE.sub("", text).casefold()
-
 
 def _ordered_hints(hints: Mapping[str, Sequence[str]], allowed: Sequence[str]) -> list[tuple[str, str]]:
     """(hint word casefolded, tag) for allowed tags; each tag is a hint for itself."""
     pairs: list[tuple[str, str]] = []
     for tag, words in hints.items():
         if tag in allowed:
-            pairs.extend((_fold(w), tag) for w in (tag, *words) if _fold(w))
-    pairs.extend((_fold(t), t) for t in allowed if t not in hints)
+            pairs.extend((fold(w), tag) for w in (tag, *words) if fold(w))
+    pairs.extend((fold(t), t) for t in allowed if t not in hints)
     return pairs
 
 
 def closest_tag(name: str, allowed: Sequence[str], hints: Mapping[str, Sequence[str]]) -> str | None:
     """The allowed tag an unknown tag most likely meant (通告 → 通知); None when nothing is close."""
-    folded = _fold(name)
+    folded = fold(name)
     pairs = _ordered_hints(hints, allowed)
     for word, tag in pairs:  # a known synonym
         if word == folded:
@@ -98,7 +47,7 @@ def closest_tag(name: str, allowed: Sequence[str], hints: Mapping[str, Sequence[
         return max(contained)[2]
 
     def score(tag: str) -> tuple[float, int]:
-        t = _fold(tag)
+        t = fold(tag)
         prefix = len(_common_prefix(folded, t))
         return fuzz.ratio(folded, t), prefix
 
@@ -120,7 +69,7 @@ def _common_prefix(a: str, b: str) -> str:
 
 def guess_tag(topic: str, allowed: Sequence[str], hints: Mapping[str, Sequence[str]]) -> str | None:
     """The tag a subject without one most likely needs, from the words of its topic."""
-    folded = _fold(topic)
+    folded = fold(topic)
     found = [(len(word), -i, tag) for i, (word, tag) in enumerate(_ordered_hints(hints, allowed)) if word in folded]
     return max(found)[2] if found else None
 
@@ -128,6 +77,27 @@ def guess_tag(topic: str, allowed: Sequence[str], hints: Mapping[str, Sequence[s
 def _fallback_tag(allowed: Sequence[str]) -> str:
     """The tag suggested when nothing points to a better one: the general 通知 when allowed."""
     return "通知" if "通知" in allowed else allowed[0]
+
+
+def _retag(
+    ctx: Context,
+    tag: SubjectTag,
+    fixed: str,
+    *,
+    message: Text,
+    suggestion: Text,
+    description: Text,
+    applicability: Applicability,
+) -> Finding:
+    """A finding on the subject's tag whose fix rewrites the tag (and any blanks before it) as ``fixed``."""
+    return ctx.finding(
+        message=message,
+        suggestion=suggestion,
+        field="subject",
+        start=tag.start,
+        end=tag.end,
+        fix=Fix(description, (Edit("subject", tag.start, tag.end, fixed),), applicability),
+    )
 
 
 class SubjectTagParams(Params):
@@ -187,20 +157,17 @@ def subject_tag_check(msg: Message, ctx: Context) -> Iterator[Finding]:
     if tag is not None and tag.name in allowed:
         written = msg.subject[tag.start : tag.end].strip()
         fixed = f"【{tag.name}】"
-        yield ctx.finding(
+        yield _retag(
+            ctx,
+            tag,
+            fixed,
             message=Text(
                 f"标题标签「{written}」格式不规范，应使用全角方括号【】且括号内不留空格",
                 f"the subject tag {written!r} must be written in 【】 brackets without blanks",
             ),
             suggestion=Text(f"改为「{fixed}」", f"write it as {fixed!r}"),
-            field="subject",
-            start=tag.start,
-            end=tag.end,
-            fix=Fix(
-                Text(f"将「{written}」改为「{fixed}」", f"rewrite {written!r} as {fixed!r}"),
-                (Edit("subject", tag.start, tag.end, fixed),),
-                Applicability.SAFE,
-            ),
+            description=Text(f"将「{written}」改为「{fixed}」", f"rewrite {written!r} as {fixed!r}"),
+            applicability=Applicability.SAFE,
         )
         return
     if tag is not None:
@@ -212,7 +179,10 @@ def subject_tag_check(msg: Message, ctx: Context) -> Iterator[Finding]:
             or _fallback_tag(allowed)
         )
         fixed = f"【{best}】"
-        yield ctx.finding(
+        yield _retag(
+            ctx,
+            tag,
+            fixed,
             message=Text(
                 f"标题标签「{written}」不在规定的标签列表中",
                 f"the subject tag {written!r} is not one of the allowed tags",
@@ -221,14 +191,8 @@ def subject_tag_check(msg: Message, ctx: Context) -> Iterator[Finding]:
                 f"改用「{fixed}」（可用标签：{'、'.join(allowed)}）",
                 f"use {fixed!r} (allowed tags: {', '.join(allowed)})",
             ),
-            field="subject",
-            start=tag.start,
-            end=tag.end,
-            fix=Fix(
-                Text(f"将「{written}」改为「{fixed}」", f"replace {written!r} by {fixed!r}"),
-                (Edit("subject", tag.start, tag.end, fixed),),
-                Applicability.UNSAFE,
-            ),
+            description=Text(f"将「{written}」改为「{fixed}」", f"replace {written!r} by {fixed!r}"),
+            applicability=Applicability.UNSAFE,
         )
         return
     start, end = topic_span(msg)

@@ -7,16 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.language import (
-    approximate_numbers,
-    data_mentions,
-    luhn_valid,
-    mobile_numbers,
-    protected_spans,
-    sensitive_items,
-    typography_edits,
-    valid_id_number,
-)
+from checks.language.datasource import data_mentions
+from checks.language.sensitive import luhn_valid, mobile_numbers, sensitive_items, valid_id_number
+from checks.language.spans import protected_spans
+from checks.language.typography import typography_edits
+from checks.language.vague import approximate_numbers
 from mailgate.model import Applicability, Finding, Report, Severity
 from tests.conftest import build_eml
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from checks.types import find_effective, find_labelled
+from checks.types.labels import find_labelled
+from checks.types.prenotice import find_effective
 from mailgate.lint import lint_message
 from mailgate.model import Applicability, Edit, Finding, Report
 from mailgate.parse import parse_message
