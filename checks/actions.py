@@ -135,6 +135,21 @@ def _name_lengths(directory: Directory) -> tuple[int, ...]:
     return tuple(sorted({len(n) for n in directory.names() if n}, reverse=True))
 
 
+@lru_cache(maxsize=8)
+def _exact_names(directory: Directory) -> frozenset[str]:
+    """Every name and alias exactly as written: a cheap pre-test before ``by_name``."""
+    return frozenset(n for n in directory.names() if n)
+
+
+def _named(directory: Directory, s: str) -> tuple[Person, ...]:
+    """``directory.by_name`` for text cut out of a message (exact spelling first, fast path)."""
+    if s in _exact_names(directory):
+        return tuple(directory.by_name(s))
+    if s.isascii() and s.strip():  # Latin aliases compare case- and space-insensitively
+        return tuple(directory.by_name(s))
+    return ()
+
+
 def _is_group(name: str, lex: _Lexicon, departments: frozenset[str]) -> bool:
     n = name.strip()
     if not n:
@@ -159,7 +174,7 @@ def _people_named(name: str, directory: Directory) -> tuple[Person, ...]:
             continue
         for i in range(len(name) - length + 1):
             sub = name[i : i + length]
-            people = directory.by_name(sub)
+            people = list(_named(directory, sub))
             if people:
                 hits.setdefault(sub, people)
     if not hits:
@@ -206,14 +221,19 @@ def _value_end(text: str, start: int, limit: int) -> int:
     return end
 
 
+# Bounds that keep pathological input (a 1 MB item, a 100,000-item list) linear and fast; real
+# action items are far below them.
 _MAX_CANDIDATES = 48  # owner candidates looked at per item (a real item names a handful)
+_MAX_ITEM_CHARS = 2_000  # characters of one item read for owners and deadlines
+_MAX_ITEMS = 1_000  # items analysed per message
+_MAX_TOTAL_CHARS = 100_000  # item characters analysed per message
 
 
 def _analyse_item(
     msg: Message, item: ActionItem, lex: _Lexicon, directory: Directory, departments: frozenset[str]
 ) -> ItemInfo:
     text = msg.new_text
-    s0, e0 = item.content_start, item.end
+    s0, e0 = item.content_start, min(item.end, item.content_start + _MAX_ITEM_CHARS)
     # (start, end, rank, name, explicit, people): rank orders the forms when two overlap
     found: list[tuple[int, int, int, str, bool, tuple[Person, ...]]] = []
 
@@ -248,11 +268,13 @@ def _analyse_item(
         lengths = _name_lengths(directory)
         if lex.implicit_re is not None:  # X负责 (a department before the verb is kept as a group)
             for m in lex.implicit_re.finditer(text, s0, e0):
+                if text.startswith("人", m.end()):  # 负责人 / 牵头人 are labels, not X负责
+                    continue
                 j = m.start()
                 while j > s0 and text[j - 1] in " \t\u3000":
                     j -= 1
                 hit = next(
-                    (j - n for n in lengths if j - n >= s0 and directory.by_name(text[j - n : j])), None
+                    (j - n for n in lengths if j - n >= s0 and _named(directory, text[j - n : j])), None
                 )
                 if hit is None:
                     hit = next(
@@ -265,13 +287,13 @@ def _analyse_item(
             pos = text.find(prefix, s0, e0)
             while pos >= 0:
                 a = pos + len(prefix)
-                n = next((n for n in lengths if a + n <= e0 and directory.by_name(text[a : a + n])), 0)
+                n = next((n for n in lengths if a + n <= e0 and _named(directory, text[a : a + n])), 0)
                 if n and not add(4, text[a : a + n], a, a + n, False):
                     return
                 pos = text.find(prefix, pos + 1, e0)
         for m in _PAREN.finditer(text, s0, e0):  # （X） / （X、Y）
             names = list(_split_value(text, m.start(1), m.end(1)))
-            if names and all(directory.by_name(n) for n, _, _ in names):
+            if names and all(_named(directory, n) for n, _, _ in names):
                 for name, a, b in names:
                     if not add(5, name, a, b, False):
                         return
@@ -340,7 +362,14 @@ def action_analysis(msg: Message, ctx: Context) -> ActionAnalysis:
         departments = frozenset(directory.departments())
         items: tuple[ItemInfo, ...] = ()
         if info.action is not None:
-            items = tuple(_analyse_item(msg, it, lex, directory, departments) for it in info.action.items)
+            budget = _MAX_TOTAL_CHARS
+            analysed: list[ItemInfo] = []
+            for it in info.action.items[:_MAX_ITEMS]:
+                if budget <= 0:
+                    break
+                analysed.append(_analyse_item(msg, it, lex, directory, departments))
+                budget -= min(it.end - it.content_start, _MAX_ITEM_CHARS)
+            items = tuple(analysed)
         return ActionAnalysis(info, items)
 
     return ctx.memo.get("actions", build)

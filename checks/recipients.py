@@ -209,7 +209,7 @@ def recipients_valid(msg: Message, ctx: Context) -> Iterator[Finding]:
             fix=Fix(
                 Text("删除重复的地址", "remove the duplicate address"),
                 (Edit(_field(addr), s, e, ""),),
-                Applicability.SAFE,
+                Applicability.UNSAFE,  # format and the relay never change who receives a message
             ),
         )
 

@@ -158,6 +158,10 @@ _RUN = re.compile("[" + "".join(re.escape(c) for c in sorted(_TIME_CHARS)) + "]+
 _ANCHOR = re.compile(r"[月日号周期拜天午晚早晨凌夜班季年时点:：]")
 _ISO_ANCHOR = re.compile(r"\d{4}\s?[-/.]\s?\d")
 _MAX_LEAD = 8
+# Characters a match of the pattern (other than a vague word or a holiday) can start with; the
+# pattern is only tried there, not at every position of a run.
+_DIGITS = frozenset("0123456789")
+_START_CHARS = frozenset("0123456789零〇一二两三四五六七八九十每大后今明昨前当次本下上这周星礼年季月中晚早傍凌午夜")
 # literal alternatives only, so that the regex engine skips ahead by first character
 _WORDS = re.compile(
     rf"{_VAGUE_ALT}|{_LATIN_ALT}|" + "|".join(rf"{h}{_HOLIDAY_TAIL}\s?{_SUFFIX}?" for h in _HOLIDAYS)
@@ -578,10 +582,18 @@ def find_times(text: str, base: dt.datetime | None) -> list[TimeMention]:
             left -= 1
         run = _RUN.match(text, i)
         right = run.end() if run is not None else min(n, i + 1)
-        for m in _PATTERN.finditer(text, left, right):
-            mention = _mention(text, m.start(), m.end(), base)
-            if mention is not None:
-                out.append(mention)
+        j = left
+        while j < right:
+            c = text[j]
+            if c in _START_CHARS and not (c in _DIGITS and j > 0 and text[j - 1] in _DIGITS):
+                m = _PATTERN.match(text, j, right)
+                if m is not None and m.end() > j:
+                    mention = _mention(text, j, m.end(), base)
+                    if mention is not None:
+                        out.append(mention)
+                    j = m.end()
+                    continue
+            j += 1
         done = max(right, i + 1)
     extra = [
         t
