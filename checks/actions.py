@@ -48,6 +48,7 @@ class Owner:
     explicit: bool  # 负责人：X / Owner: X / @X / 由X牵头 (else implicit: X负责, （X）, 请X)
     people: tuple[Person, ...]  # directory matches (by the written address when there is one)
     by_address: bool = False
+    self_ref: bool = False  # 我 / 本人: the sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class _Lexicon:
     group_prefixes: tuple[str, ...]
     group_suffixes: tuple[str, ...]
     group_words: frozenset[str]
+    self_words: frozenset[str]
     vague_re: re.Pattern[str] | None
     deadline_label_re: re.Pattern[str] | None
 
@@ -101,13 +103,24 @@ def _compile(lex_items: tuple[tuple[str, tuple[str, ...]], ...]) -> _Lexicon:
     implicit = lex.get("implicit_verbs", ())
     vague = lex.get("vague_deadlines", ())
     dl = lex.get("deadline_labels", ())
+    # LABEL：X counts whoever X is; LABEL X / LABEL为X / LABEL是X only a directory name
     label_re = (
-        re.compile(rf"(?<![A-Za-z])(?:{_alt(labels)})[ \t\u3000]*[：:][ \t\u3000]*", re.I) if labels else None
+        re.compile(
+            rf"(?<![A-Za-z])(?:{_alt(labels)})(?:[ \t\u3000]*(?P<colon>[：:])|(?P<soft>[ \t\u3000]+|为|是))"
+            r"[ \t\u3000]*",
+            re.I,
+        )
+        if labels
+        else None
     )
     by_re = None
     if verbs:
         adv = rf"(?:{_alt(adverbs)})?" if adverbs else ""
-        by_re = re.compile(rf"由[ \t\u3000]*(?P<x>[^由；;，,。\n]{{1,20}}?)[ \t\u3000]*{adv}(?:{_alt(verbs)})")
+        # not the 由 of 由于 / 理由 / 自由 / 由此
+        by_re = re.compile(
+            rf"(?<![理自缘经事])由(?![于此来衷])[ \t\u3000]*(?P<x>[^由；;，,。\n]{{1,12}}?)[ \t\u3000]*{adv}"
+            rf"(?:{_alt(verbs)})"
+        )
     vague_re = None
     if vague:
         vague_re = re.compile(rf"(?<![A-Za-z])(?:{_alt(vague)})(?![A-Za-z])", re.I)
@@ -119,6 +132,7 @@ def _compile(lex_items: tuple[tuple[str, tuple[str, ...]], ...]) -> _Lexicon:
         group_prefixes=tuple(lex.get("group_prefixes", ())),
         group_suffixes=tuple(lex.get("group_suffixes", ())),
         group_words=frozenset(w.casefold() for w in lex.get("group_words", ())),
+        self_words=frozenset(lex.get("self_words", ())),
         vague_re=vague_re,
         deadline_label_re=re.compile(rf"(?:{_alt(dl)})[ \t\u3000]*[：:]?[ \t\u3000]*", re.I) if dl else None,
     )
@@ -166,6 +180,8 @@ def _people_named(name: str, directory: Directory) -> tuple[Person, ...]:
     """Directory people called ``name``; failing that, the one directory name inside it
     (``技术部林峰``, ``林峰经理``)."""
     found = directory.by_name(name)
+    if not found and name.isascii() and len(words := name.split()) == 2:
+        found = directory.by_name(f"{words[1]} {words[0]}")  # Wang Fang = Fang Wang
     if found or not _CJK.search(name) or len(name) > _MAX_VALUE:
         return tuple(found)
     hits: dict[str, list[Person]] = {}
@@ -245,8 +261,9 @@ def _analyse_item(
     def explicit_forms() -> None:
         if lex.label_re is not None:  # LABEL：X
             for m in lex.label_re.finditer(text, s0, e0):
+                colon = m.group("colon") is not None
                 for name, a, b in _split_value(text, m.end(), _value_end(text, m.end(), e0)):
-                    if not add(0, name, a, b, True):
+                    if not add(0, name, a, b, colon):
                         return
         pos = text.find("@", s0, e0)  # @X (not the @ of an address)
         while pos >= 0:
@@ -261,11 +278,18 @@ def _analyse_item(
         if lex.by_re is not None:  # 由X牵头/跟进/完成/负责
             for m in lex.by_re.finditer(text, s0, e0):
                 for name, a, b in _split_value(text, m.start("x"), m.end("x")):
-                    if not add(2, name, a, b, True):
+                    # whoever it is, as long as it reads as a name (由于系统原因… is no owner)
+                    if not add(2, name, a, b, _PLAUSIBLE_NAME.fullmatch(name) is not None):
                         return
 
     def implicit_forms() -> None:
         lengths = _name_lengths(directory)
+        # X：task at the start of the item (王芳：整理需求…)
+        n = next(
+            (n for n in lengths if text.startswith(("：", ":"), s0 + n) and _named(directory, text[s0 : s0 + n])), 0
+        )
+        if n and not add(6, text[s0 : s0 + n], s0, s0 + n, False):
+            return
         if lex.implicit_re is not None:  # X负责 (a department before the verb is kept as a group)
             for m in lex.implicit_re.finditer(text, s0, e0):
                 if text.startswith("人", m.end()):  # 负责人 / 牵头人 are labels, not X负责
@@ -273,9 +297,7 @@ def _analyse_item(
                 j = m.start()
                 while j > s0 and text[j - 1] in " \t\u3000":
                     j -= 1
-                hit = next(
-                    (j - n for n in lengths if j - n >= s0 and _named(directory, text[j - n : j])), None
-                )
+                hit = next((j - n for n in lengths if j - n >= s0 and _named(directory, text[j - n : j])), None)
                 if hit is None:
                     hit = next(
                         (j - len(d) for d in departments if j - len(d) >= s0 and text.startswith(d, j - len(d), j)),
@@ -319,9 +341,15 @@ def _analyse_item(
         person = directory.by_email(address) if address is not None else None
         if person is not None:
             people, by_address = (person,), True
+        self_ref = name in lex.self_words
+        if self_ref and not people and msg.sender is not None:
+            me = directory.by_email(msg.sender.key)
+            people = (me,) if me is not None else ()
         if not people:
             people = _people_named(name, directory)
-        if not people and _is_group(name, lex, departments):
+        if self_ref:
+            owners.append(Owner(name, start, end, True, people, by_address, self_ref=True))
+        elif not people and _is_group(name, lex, departments):
             groups.append(Group(name, start, end))
         elif people or explicit:
             owners.append(Owner(name, start, end, explicit, people, by_address))
@@ -339,17 +367,20 @@ def _analyse_item(
     if lex.deadline_label_re is not None:
         lm = lex.deadline_label_re.search(text, s0, e0)
         if lm is not None:
-            labelled = (lm.end(), _value_end(text, lm.end(), e0))
+            end = lm.end()
+            while end < min(e0, lm.end() + _MAX_VALUE) and text[end] not in "；;，,。\n":
+                end += 1
+            labelled = (lm.end(), end)
     return ItemInfo(item, tuple(owners), tuple(groups), times, tuple(vague[k] for k in sorted(vague)), labelled)
 
 
+_LOOSE_DATE = re.compile(r"(?<![\d.])\d{1,2}[/.．]\d{1,2}(?![\d.])|(?<![\d.])\d{1,2}[日号](?!\d)")
+_PLAUSIBLE_NAME = re.compile(r"[\u3400-\u9fff·]{2,4}|[A-Za-z][A-Za-z.' -]{0,38}[A-Za-z.]")
 _PAREN = re.compile(r"[（(]([^（()）\n]{1,30})[)）]")
 
 
 def _shift(t: TimeMention, offset: int) -> TimeMention:
-    return TimeMention(
-        t.start + offset, t.end + offset, t.text, t.when, t.has_date, t.has_clock, t.vague, t.boundary
-    )
+    return TimeMention(t.start + offset, t.end + offset, t.text, t.when, t.has_date, t.has_clock, t.vague, t.boundary)
 
 
 def action_analysis(msg: Message, ctx: Context) -> ActionAnalysis:
@@ -468,7 +499,7 @@ def action_items(msg: Message, ctx: Context) -> Iterator[Finding]:
     items. Short replies and forwards are exempt (SPEC §1).
 
     ## Why
-    运营管理沟通规定 二(二)2(3): “正文分条目陈述,结尾附上行动项(ActionItems)和负责人”. A mail
+    运营管理沟通规定 一(二)2 邮件沟通 (3) (seed 000): “正文分条目陈述,结尾附上行动项(ActionItems)和负责人”. A mail
     that ends without its action items leaves readers to guess who does what by when.
 
     ## Bad
@@ -567,7 +598,7 @@ def action_item_owner(msg: Message, ctx: Context) -> Iterator[Finding]:
     department's head from the directory when there is one.
 
     ## Why
-    运营管理沟通规定 二(二)2(3): “结尾附上行动项(ActionItems)和负责人”, and seed 001 任务安排:
+    运营管理沟通规定 一(二)2 邮件沟通 (3) (seed 000): “结尾附上行动项(ActionItems)和负责人”; seed 004 任务安排与跟进:
     “任务目标、完成时限、责任人”. A task owned by a department is owned by nobody.
 
     ## Bad
@@ -652,8 +683,9 @@ def action_item_deadline(msg: Message, ctx: Context) -> Iterator[Finding]:
     a firm deadline beside it. The suggestion is an absolute date computed from `Date`.
 
     ## Why
-    运营管理沟通规定 二(二)2(3) and 一(一)1-4: “使用清晰、简洁的语言,避免使用模糊或可能引起歧义的
-    表述”; seed 001 任务安排: “任务目标、完成时限、责任人”, 会议纪要: “任务分工、时间节点”.
+    运营管理沟通规定 (seed 000) 一(一)2 准确性原则 (2): “使用清晰、简洁的语言,避免使用模糊或可能引起歧义的
+    表述”; seed 004 任务安排与跟进: “明确任务目标、完成时限、责任人”; seed 001 五(三)3 会议纪要:
+    “明确任务分工、时间节点”.
 
     ## Bad
     ```
@@ -713,6 +745,8 @@ def action_item_deadline(msg: Message, ctx: Context) -> Iterator[Finding]:
             continue
         if firm:
             continue
+        if info.labelled is not None and _LOOSE_DATE.search(text, *info.labelled):
+            continue  # 截止时间：11/20, 11.20, 20号 — a date the time finder leaves alone out of context
         if info.labelled is not None and info.labelled[1] > info.labelled[0]:
             a, b = info.labelled
             value = text[a:b].strip()
@@ -772,7 +806,7 @@ def action_owner_recipient(msg: Message, ctx: Context) -> Iterator[Finding]:
     address. Each owner is reported once.
 
     ## Why
-    运营管理沟通规定 二(二)2(2): “收件人按职责范围选择,抄送关键相关方”. Someone assigned a task in
+    运营管理沟通规定 一(二)2 邮件沟通 (2) (seed 000): “收件人按职责范围选择,抄送关键相关方”. Someone assigned a task in
     a mail they never receive does not know about it.
 
     ## Bad
@@ -810,6 +844,8 @@ def action_owner_recipient(msg: Message, ctx: Context) -> Iterator[Finding]:
     seen: set[str] = set()
     for info in analysis.items:
         for owner in info.owners:
+            if owner.self_ref:
+                continue
             people = owner.people
             key = people[0].key if len(people) == 1 else "name:" + owner.name.casefold()
             if key in seen:

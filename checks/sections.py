@@ -681,6 +681,7 @@ def _action_section(
     base_indent = 0
     blank = False
     trailing: int | None = None
+    stale: set[int] = set()  # items that grew continuation lines: their text is joined once, after the loop
     for i in range(h + 1, len(lines_info)):
         kind, s, e, ind, c = lines_info[i]
         if kind == _BLANK:
@@ -693,8 +694,8 @@ def _action_section(
             if marked and ind <= base_indent + 1:
                 add(ActionItem(text[c:e], s, e, c, text[s:c].rstrip(_WS)))
             elif found and (ind > base_indent or not (blank or kind == _HEADING)):
-                last = found[-1]
-                found[-1] = last._replace(end=e, text=_joined(text, last.content_start, e))
+                found[-1] = found[-1]._replace(end=e)
+                stale.add(len(found) - 1)
             else:
                 trailing = s
                 break
@@ -703,14 +704,17 @@ def _action_section(
             add(ActionItem(text[s:e], s, e, s, ""))
         elif not blank:  # a plain line directly below an inline or plain item
             if mode == "inline" and ind > heading_indent:
-                last = found[-1]
-                found[-1] = last._replace(end=e, text=_joined(text, last.content_start, e))
+                found[-1] = found[-1]._replace(end=e)
+                stale.add(len(found) - 1)
             else:
                 add(ActionItem(text[s:e], s, e, s, ""))
         else:
             trailing = s
             break
         blank = False
+    for idx in stale:
+        item = found[idx]
+        found[idx] = item._replace(text=_joined(text, item.content_start, item.end))
     trailing_end: int | None = None
     if trailing is not None:
         trailing_end = next(e for kind, _, e, _, _ in reversed(lines_info) if kind != _BLANK)

@@ -230,9 +230,10 @@ DEFAULT_DOCTYPES: tuple[str, ...] = (
     "通知", "通报", "公告", "提醒", "报告", "周报", "月报", "纪要", "记录", "申请", "请示", "邀请",
     "确认", "汇报", "方案", "总结", "需求", "反馈", "说明", "计划", "安排", "备忘录", "评审", "复盘",
     "清单", "预告",
-    # … and its “…”: other names of a document's kind
-    "公示", "简报", "规定", "办法", "细则", "指引", "指南", "手册", "分析", "汇总", "排期", "进展",
-    "调研", "答复", "征集", "预案",
+    # … and its “…”: other names of a document's kind. Words for an activity or its state
+    # (进展 分析 汇总 排期 调研) are not: “XX开发进展” does not say whether the mail informs,
+    # asks or reports.
+    "公示", "简报", "规定", "办法", "细则", "指引", "指南", "手册", "答复", "预案",
 )  # fmt: skip
 
 
@@ -324,7 +325,7 @@ def subject_topic_check(msg: Message, ctx: Context) -> Iterator[Finding]:
     - `min_chars` (int, 6), `max_chars` (int, 50): topic length bounds, whitespace not counted.
     - `generic` (list of strings): the generic phrases.
     - `doctypes` (list of strings): the document-type words (the SPEC list plus 公示 简报 规定
-      办法 细则 指引 指南 手册 分析 汇总 排期 进展 调研 答复 征集 预案).
+      办法 细则 指引 指南 手册 答复 预案).
     """
     params = ctx.p(SubjectTopicParams)
     start, end = topic_span(msg)

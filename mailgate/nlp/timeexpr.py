@@ -31,10 +31,16 @@ Conventions (documented, since offices differ): 下班 = 18:00; 上午 = 09:00�
 bare weekday (``周五``) is the next such day on or after ``base``'s date; a month-day without a year
 is in ``base``'s year unless that is more than 180 days before ``base`` (then the next year);
 月初 = days 1–5, 上旬 1–10, 月中/中旬 11–20, 下旬 21–end, 月底/月末 = the last day.
+Ambiguous shapes count only in a telling context: a bare day ``20日``/``25号`` and a month/day
+``11/20`` only before 前/之前/截止, a clock time or a part of the day; a bare month ``12月`` only
+before 起/前/内; recurring forms (``每周一上午``, ``每月10日``) are not mentions.
 
-Extraction is one precompiled regex over the text (linear time, no nested quantifiers); forms the
-own resolver does not know (holidays like 元旦 国庆节 春节) fall back to ``jionlp_time``. Results
-are cached per (expression, base).
+Extraction (:func:`find_times`) is linear: a cheap anchor scan (月 日 周 天 : …) finds runs of
+time-like characters, and one precompiled pattern (no nested quantifiers) is tried only at the
+positions of a run where a match can start; vague words and holidays come from a second literal
+scan. Forms the own resolver does not know (holidays such as 元旦 国庆节 春节, and whatever
+:func:`resolve` cannot match) fall back to ``jionlp_time``, read in ``base``'s timezone. Results
+are cached per (expression, base) with ``lru_cache``.
 """
 
 from __future__ import annotations
@@ -101,6 +107,7 @@ _YMD = (
     rf"|(?<!\d)(?:{_YEAR}\s?年\s?)?{_NUM}\s?月(?:份)?{_MONTHPART}"
     rf"|(?<![\d年])\d{{1,2}}\s?月(?:份)?(?=\s?(?:起|开始|之前|以前|前|内|之内|以内))"
     rf"|{_MONTHREL}\s?\d{{1,2}}\s?[日号]"
+    rf"|(?<![\d/.])\d{{1,2}}/\d{{1,2}}(?![\d/])(?=\s?(?:之前|以前|前|截止|[（(](?:周|星期)|\d{{1,2}}\s?[:：]|{_POD}))"
     rf"|(?<![\d.月])\d{{1,2}}\s?[日号](?=\s?(?:之前|以前|前|截止|[（(](?:周|星期)|\d{{1,2}}\s?[:：点]|{_POD}))"
     rf"|{_MONTHREL}{_MONTHPART}?|(?:今年|明年|本年度?|年)(?:底|末|初|中)|今年|明年"
     rf"|(?:本|下个?|这个?|上个?)?季度(?:末|底|初)?"
@@ -120,9 +127,34 @@ _DURATION = (
 )
 #: Vague time words (SPEC wording-vague "time" category and common variants): vague=True, when=None.
 VAGUE_WORDS: tuple[str, ...] = (
-    "尽快", "尽早", "尽速", "越快越好", "近期", "近日", "稍后", "晚点", "晚些时候", "改天", "过段时间", "过些天",
-    "过几天", "过两天", "有空时", "有空的时候", "有空再", "有时间时", "有时间的时候", "适当时候", "适当的时候",
-    "适时", "择期", "待定", "另行通知", "回头", "抽空", "随后",
+    "尽快",
+    "尽早",
+    "尽速",
+    "越快越好",
+    "近期",
+    "近日",
+    "稍后",
+    "晚点",
+    "晚些时候",
+    "改天",
+    "过段时间",
+    "过些天",
+    "过几天",
+    "过两天",
+    "有空时",
+    "有空的时候",
+    "有空再",
+    "有时间时",
+    "有时间的时候",
+    "适当时候",
+    "适当的时候",
+    "适时",
+    "择期",
+    "待定",
+    "另行通知",
+    "回头",
+    "抽空",
+    "随后",
 )
 _VAGUE_LATIN: tuple[str, ...] = ("ASAP", "asap", "TBD", "tbd", "soon", "Soon")
 _VAGUE_ALT = "|".join(re.escape(w) for w in sorted(VAGUE_WORDS, key=len, reverse=True))
@@ -148,7 +180,7 @@ _PATTERN = re.compile(
 # Fast pre-scan (see find_times): every match of _PATTERN other than a vague word or a holiday
 # contains an anchor character and consists of _TIME_CHARS, and starts at most _MAX_LEAD
 # characters before its first anchor (二〇二六年, 下下个周). Digits alone are no anchor: a time
-# expression with digits also holds 月 日 号 : 点 时 天 周 …, or is an ISO date (2026-12-01).
+# expression with digits also holds 月 日 号 : 点 时 天 周 …, or is an ISO date (2026-12-01) or a month/day (11/20前).
 _TIME_CHARS = frozenset(
     "0123456789零〇一二两三四五六七八九十年月日号份底末初中上下旬季度本这个当次今明昨后前大天早晚晨午班饭休"
     "傍凌夜间里周星期礼拜元旦春节国庆秋端清劳动除夕宵每点时分半整刻:：-–—~～至到/.（）()T的之以内为止截起开始"
@@ -156,21 +188,20 @@ _TIME_CHARS = frozenset(
 )
 _RUN = re.compile("[" + "".join(re.escape(c) for c in sorted(_TIME_CHARS)) + "]+")
 _ANCHOR = re.compile(r"[月日号周期拜天午晚早晨凌夜班季年时点:：]")
-_ISO_ANCHOR = re.compile(r"\d{4}\s?[-/.]\s?\d")
+_ISO_ANCHOR = re.compile(r"\d{4}\s?[-/.]\s?\d|\d/\d")
 _MAX_LEAD = 8
 # Characters a match of the pattern (other than a vague word or a holiday) can start with; the
 # pattern is only tried there, not at every position of a run.
 _DIGITS = frozenset("0123456789")
 _START_CHARS = frozenset("0123456789零〇一二两三四五六七八九十每大后今明昨前当次本下上这周星礼年季月中晚早傍凌午夜")
 # literal alternatives only, so that the regex engine skips ahead by first character
-_WORDS = re.compile(
-    rf"{_VAGUE_ALT}|{_LATIN_ALT}|" + "|".join(rf"{h}{_HOLIDAY_TAIL}\s?{_SUFFIX}?" for h in _HOLIDAYS)
-)
+_WORDS = re.compile(rf"{_VAGUE_ALT}|{_LATIN_ALT}|" + "|".join(rf"{h}{_HOLIDAY_TAIL}\s?{_SUFFIX}?" for h in _HOLIDAYS))
 
 # pieces used by the resolver on one matched date / time part
 _RE_ISO = re.compile(r"(\d{4})\s?[-/.]\s?(\d{1,2})\s?[-/.]\s?(\d{1,2})")
 _RE_YMD = re.compile(rf"(?:({_YEAR})\s?年\s?)?({_NUM})\s?月\s?({_NUM})\s?[日号]")
 _RE_YM = re.compile(rf"(?:({_YEAR})\s?年\s?)?({_NUM})\s?月(?:份)?({_MONTHPART})?")
+_RE_SLASH_MD = re.compile(r"(\d{1,2})/(\d{1,2})")
 _RE_MREL_DAY = re.compile(rf"({_MONTHREL})\s?(\d{{1,2}})\s?[日号]")
 _RE_DAY = re.compile(r"(\d{1,2})\s?[日号]")
 _RE_WEEKDAY = re.compile(rf"({_WEEKREL})?\s?(?:周|星期|礼拜)([一二三四五六日天1-7])")
@@ -182,16 +213,70 @@ _RE_CLOCK_CN = re.compile(
 _RE_DUR = re.compile(rf"(\d{{1,3}}|[{_CN}]{{1,3}})\s?个?\s?(工作日|自然日|天|日|小时|星期|周|月)")
 _RE_POD = re.compile(_POD)
 
-_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6,
-             "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-              "七": 7, "八": 8, "九": 9}
-_RELDAYS = {"大后天": 3, "后天": 2, "今天": 0, "今日": 0, "今晚": 0, "今早": 0, "明天": 1, "明日": 1,
-            "明早": 1, "明晚": 1, "昨天": -1, "昨日": -1, "前天": -2, "当天": 0, "当日": 0, "次日": 1,
-            "本日": 0}
+_WEEKDAYS = {
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "四": 3,
+    "五": 4,
+    "六": 5,
+    "日": 6,
+    "天": 6,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_RELDAYS = {
+    "大后天": 3,
+    "后天": 2,
+    "今天": 0,
+    "今日": 0,
+    "今晚": 0,
+    "今早": 0,
+    "明天": 1,
+    "明日": 1,
+    "明早": 1,
+    "明晚": 1,
+    "昨天": -1,
+    "昨日": -1,
+    "前天": -2,
+    "当天": 0,
+    "当日": 0,
+    "次日": 1,
+    "本日": 0,
+}
 _WEEK_OFFSET = {"下下个": 14, "下下": 14, "下个": 7, "下": 7, "本": 0, "这个": 0, "这": 0, "上个": -7, "上": -7}
-_MONTH_OFFSET = {"下下个月": 2, "下下月": 2, "下个月": 1, "下月": 1, "次月": 1, "本月": 0, "这个月": 0,
-                 "这月": 0, "当月": 0, "上个月": -1, "上月": -1}
+_MONTH_OFFSET = {
+    "下下个月": 2,
+    "下下月": 2,
+    "下个月": 1,
+    "下月": 1,
+    "次月": 1,
+    "本月": 0,
+    "这个月": 0,
+    "这月": 0,
+    "当月": 0,
+    "上个月": -1,
+    "上月": -1,
+}
 # part of day -> (start, end) as (hour, minute, second)
 _POD_SPAN: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "上午": ((9, 0, 0), (12, 0, 0)),
@@ -251,8 +336,15 @@ def _last_day(year: int, month: int) -> int:
 def _month_part(year: int, month: int, part: str | None) -> tuple[dt.date, dt.date]:
     last = _last_day(year, month)
     lo, hi = {
-        None: (1, last), "": (1, last), "初": (1, 5), "上旬": (1, 10), "中": (11, 20), "中旬": (11, 20),
-        "下旬": (21, last), "底": (last, last), "末": (last, last),
+        None: (1, last),
+        "": (1, last),
+        "初": (1, 5),
+        "上旬": (1, 10),
+        "中": (11, 20),
+        "中旬": (11, 20),
+        "下旬": (21, last),
+        "底": (last, last),
+        "末": (last, last),
     }[part]
     return dt.date(year, month, lo), dt.date(year, month, hi)
 
@@ -286,6 +378,12 @@ def _date_span(s: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:
             if year is None:
                 return None
             d = dt.date(year, month, day)
+            return d, d
+        if m := _RE_SLASH_MD.fullmatch(s):  # 11/20 (only before 前, a clock time …)
+            if base is None:
+                return None
+            month, day = int(m[1]), int(m[2])
+            d = dt.date(_guess_year(month, day, base), month, day)
             return d, d
         if m := _RE_MREL_DAY.fullmatch(s):
             if base is None:
@@ -338,16 +436,16 @@ def _date_span(s: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:
         return first, first + dt.timedelta(days=6)
     for rel, off in sorted(_MONTH_OFFSET.items(), key=lambda kv: -len(kv[0])):
         if s.startswith(rel):
-            rest = s[len(rel):]
+            rest = s[len(rel) :]
             if rest in ("", "底", "末", "初", "中", "上旬", "中旬", "下旬"):
                 y, mo = _month_add(base.year, base.month, off)
                 return _month_part(y, mo, rest or None)
     for rel, off in (("本", 0), ("这个", 0), ("这", 0), ("上个", -1), ("上", -1), ("下个", 1), ("下", 1), ("", 0)):
-        if s.startswith(rel) and s[len(rel):] in ("月底", "月末", "月初", "月中"):
+        if s.startswith(rel) and s[len(rel) :] in ("月底", "月末", "月初", "月中"):
             y, mo = _month_add(base.year, base.month, off)
-            return _month_part(y, mo, s[len(rel) + 1:])
-        if s.startswith(rel) and s[len(rel):].startswith("季度"):
-            rest = s[len(rel) + 2:]
+            return _month_part(y, mo, s[len(rel) + 1 :])
+        if s.startswith(rel) and s[len(rel) :].startswith("季度"):
+            rest = s[len(rel) + 2 :]
             q = (base.month - 1) // 3 + off
             y = base.year + q // 4
             q %= 4
@@ -374,7 +472,7 @@ def _clock(s: str, context_pod: str | None = None) -> dt.time | None:
     """A clock time such as ``18:00`` ``下午3点半`` ``十点``; ``context_pod`` is a part of the day
     carried by the date (``今晚`` in ``今晚8点``)."""
     pod_m = _RE_POD.match(s)
-    rest = s[pod_m.end():].lstrip() if pod_m else s
+    rest = s[pod_m.end() :].lstrip() if pod_m else s
     pod = pod_m[0] if pod_m else context_pod
     hour: int | None
     minute = 0

@@ -101,6 +101,11 @@ def test_external_mail_is_not_checked(lint: Lint) -> None:
         "整理需求；负责人：王芳、赵强；截止时间：11月20日前。",
         "整理需求；负责人：技术部陈明；截止时间：11月20日前。",
         "整理需求；负责人：张三；截止时间：11月20日前。",  # explicit: whoever it is
+        "整理需求；负责人 王芳；截止时间：11月20日前。",
+        "整理需求，负责人为王芳，截止时间：11月20日前。",
+        "王芳：整理需求，截止时间：11月20日前。",
+        "整理需求；Owner: Wang Fang；截止时间：11月20日前。",  # alias written the other way round
+        "整理需求；负责人：本人；截止时间：11月20日前。",  # the sender
     ],
 )
 def test_owner_forms(lint: Lint, item: str) -> None:
@@ -138,6 +143,9 @@ def test_department_suggests_its_head(lint: Lint) -> None:
         "整理需求（技术部），截止时间：11月20日前。",  # a department in brackets
         "整理需求（下周），截止时间：11月20日前。",
         "整理王芳提出的需求，截止时间：11月20日前。",  # a name that is not an owner form
+        "由于系统原因需要完成迁移，截止时间：11月20日前。",  # 由于 is not 由X完成
+        "向各部门负责人同步调整内容，截止时间：11月20日前。",  # 负责人 without a value
+        "整理需求；负责人 待定；截止时间：11月20日前。",
     ],
 )
 def test_item_without_owner(lint: Lint, item: str) -> None:
@@ -153,7 +161,8 @@ def test_item_without_owner(lint: Lint, item: str) -> None:
     "deadline",
     [
         "11月30日前", "2026-12-01", "2026年12月1日", "本周五18:00前", "明天下班前", "下周三前", "今天17:00前",
-        "月底前", "3个工作日内", "11月24日18:00前", "周五下班前",
+        "月底前", "3个工作日内", "11月24日18:00前", "周五下班前", "11/20前", "11 月 20 日前", "11/20", "11.20",
+        "20号",
     ],
 )  # fmt: skip
 def test_resolvable_deadlines(lint: Lint, deadline: str) -> None:
@@ -228,6 +237,7 @@ def test_owner_reported_once(lint: Lint) -> None:
     ("item", "cc"),
     [
         ("提供文档；负责人：李娜；截止时间：11月20日前。", None),  # the sender
+        ("提供文档；负责人：本人；截止时间：11月20日前。", None),  # the sender, as 本人
         ("提供文档；负责人：刘毅；截止时间：11月20日前。", "刘毅 <liuyi@demo.example.cn>"),
         ("提供文档；负责人：芳姐；截止时间：11月20日前。", None),  # alias of 王芳 (To)
         ("提供文档；负责人：Yi Liu；截止时间：11月20日前。", "liuyi@demo.example.cn"),
@@ -271,5 +281,5 @@ def test_huge_item_is_bounded(lint: Lint) -> None:
 
     t0 = time.perf_counter()
     report = lint(body=f"{INTRO}行动项：\n1. " + "请负责由@尽快（" * 60_000 + f"\n{CLOSING}")
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 2
     assert report.error is None or report.error.code != "timeout"
