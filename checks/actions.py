@@ -19,7 +19,7 @@ from checks.sections import ActionItem, SectionInfo, sections_of
 from mailgate.context import Context
 from mailgate.directory import Directory, Person
 from mailgate.model import Applicability, Edit, Finding, Fix, Message, Text
-from mailgate.nlp.timeexpr import TimeMention, find_times
+from mailgate.nlp.timeexpr import TimeMention, add_workdays, find_times
 from mailgate.registry import CheckSpec, Params, check
 
 CHECKS: list[CheckSpec] = []
@@ -425,19 +425,11 @@ def _fmt_deadline(d: dt.datetime) -> tuple[str, str]:
     return f"{zh}{d:%H:%M}前", f"by {en} {d:%H:%M}"
 
 
-def _add_workdays(d: dt.date, n: int) -> dt.date:
-    while n > 0:
-        d += dt.timedelta(days=1)
-        if d.weekday() < 5:
-            n -= 1
-    return d
-
-
 def suggested_deadline(msg: Message, workdays: int, clock: dt.time) -> tuple[str, str]:
     """A concrete deadline ``workdays`` working days after the ``Date`` header, at ``clock``."""
     if msg.date is None:
         return "具体日期，如“11月20日（周五）18:00前”", "a concrete date such as 'by Fri 20 Nov 18:00'"
-    day = _add_workdays(msg.date.date(), workdays)
+    day = add_workdays(msg.date.date(), workdays)
     return _fmt_deadline(dt.datetime.combine(day, clock, tzinfo=msg.date.tzinfo))
 
 

@@ -503,7 +503,8 @@ def _clock(s: str, context_pod: str | None = None) -> dt.time | None:
     return dt.time(hour, minute)
 
 
-def _add_workdays(d: dt.date, n: int) -> dt.date:
+def add_workdays(d: dt.date, n: int) -> dt.date:
+    """The date ``n`` working days (Monday–Friday) after ``d``."""
     while n > 0:
         d += dt.timedelta(days=1)
         if d.weekday() < 5:
@@ -576,7 +577,7 @@ def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | N
             return _Resolved(base + dt.timedelta(hours=n), True, True, False, boundary, duration=True)
         assert bdate is not None
         if unit == "工作日":
-            d = _add_workdays(bdate, n)
+            d = add_workdays(bdate, n)
         elif unit in ("天", "日", "自然日"):
             d = bdate + dt.timedelta(days=n)
         elif unit in ("周", "星期"):
