@@ -136,6 +136,7 @@ def main() -> int:
         "1 MB single-line body": timed(scaled("可能" * 10 + "数据增长了一些，" * 30000 + "x" * 200000)),
         "100,000-item list": timed(scaled("- a\n" * 100_000)),
         "1,000,000 CJK chars, no punctuation": timed(scaled("中文内容没有标点符号" * 100_000)),
+        "32,000 deadlines and vague words (~600 KB)": timed(scaled("尽快处理，11月19日18:00前完成。\n" * 32_000)),
     }
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {

@@ -45,6 +45,7 @@ are cached per (expression, base) with ``lru_cache``.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import re
@@ -701,8 +702,16 @@ def find_times(text: str, base: dt.datetime | None) -> list[TimeMention]:
         and (t := _mention(text, m.start(), m.end(), base)) is not None
     ]
     if extra:
-        spans = [(t.start, t.end) for t in out]
-        out.extend(t for t in extra if not any(s < t.end and t.start < e for s, e in spans))
+        # ``out`` is sorted and its spans are disjoint, so the last span starting before
+        # ``t.end`` is the only one that can overlap ``t``: one bisection each, not a scan.
+        starts = [t.start for t in out]
+        ends = [t.end for t in out]
+        keep = []
+        for t in extra:
+            k = bisect.bisect_left(starts, t.end) - 1
+            if k < 0 or ends[k] <= t.start:
+                keep.append(t)
+        out.extend(keep)
         out.sort(key=lambda t: t.start)
     return out
 
