@@ -45,7 +45,7 @@ def test_duplicate_across_to_and_cc(lint: Lint) -> None:
     assert finding.field == "cc"
     text = report.message.field_text["cc"] if report.message else ""
     assert text[finding.start : finding.end] == "王芳 <WangFang@demo.example.cn>"
-    assert finding.fix is not None and finding.fix.applicability is Applicability.UNSAFE  # recipients are never changed unasked
+    assert finding.fix is not None and finding.fix.applicability is Applicability.UNSAFE
     (edit,) = finding.fix.edits
     assert text[: edit.start] + edit.text + text[edit.end :] == CHENMING
 
