@@ -45,6 +45,9 @@ _LABEL_GAP = 24  # characters allowed between an effective-time label and its da
 _LEAD = 48  # characters before a "起执行" marker searched for its date
 _MAX_MARKERS = 64  # markers of each kind examined (a real notice has a few)
 _SEPARATORS = frozenset("\n，,。；;：:！!？?、（）()【】 \t\u3000")
+# "自2026年12月1日零时起施行": a midnight word between the date and the marker says no more than
+# the date alone (a date takes effect at 00:00), so the date still ends where the marker starts.
+_MIDNIGHT_TAIL = re.compile(r"(?:零时|零点|〇时|0时|0点|00时|凌晨零时|凌晨0时|凌晨)整?\Z")
 
 
 def _window_times(text: str, lo: int, hi: int, base: dt.datetime | None) -> list[TimeMention]:
@@ -90,7 +93,10 @@ def find_effective(text: str, base: dt.datetime | None, lex: Mapping[str, tuple[
             if k >= _MAX_MARKERS:
                 break
             at = sm.start()
-            ends = (at, at + 1) if text[at] == "起" else (at,)
+            ends: tuple[int, ...] = (at, at + 1) if text[at] == "起" else (at,)
+            midnight = _MIDNIGHT_TAIL.search(text[max(0, at - 6) : at])
+            if midnight:
+                ends += (at - (midnight.end() - midnight.start()),)
             for m in _window_times(text, max(0, at - _LEAD), min(len(text), at + 1), base):
                 if m.end in ends and not (strict and m.boundary == "before"):
                     add(m)

@@ -44,6 +44,9 @@ SENT_END = frozenset("。！？!?；\n")
 # ``近期内`` -> 近期 + 内, ``好几个`` -> 好几 + 个; never 性/化/率 (``可能性`` stays one word),
 # never particles (``不得了`` is its own word). Only lexicon words of 2+ characters are split off.
 SPLIT_SUFFIXES = "内前后里中时个次位名项天"
+# jieba tag initials of tokens that may give characters to a lexicon word cut across two tokens:
+# numerals and measures (m q: 几次), locatives (f: 以内), particles and function words (u p c y e o x).
+_FUNCTION_TAGS = frozenset("mqfupcyeox")
 VOCAB_LIMIT = 300_000  # lexemes before the spaCy vocabulary is started afresh
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -138,12 +141,26 @@ class Pipeline:
             self._remember(w, cut)
         return cut
 
+    def _function_word(self, w: str) -> bool:
+        """A token that is no content word of its own: 几次 (m), 以内 (f), 的 (u) … but not 事项 (n).
+
+        Only such a token may lend characters to a lexicon word ending in it (好 + 几次 -> 好几 + 次);
+        a noun, verb or adjective keeps them (这个 + 事项 is not 这个事 + 项).
+        """
+        if not self.jieba.has_word(w):
+            return True
+        tags = self.jieba.tag(w)
+        return len(tags) != 1 or tags[0][1][:1] in _FUNCTION_TAGS
+
     def _across_cut(self, both: str, first: int) -> int:
         """Where to re-cut two tokens ``both`` (the first ``first`` characters long) so a lexicon word ends."""
         key = f"{first}\x00{both}"
         cut = self._cuts.get(key)
         if cut is None:
             cut = 0
+            if not self._function_word(both[first:]):
+                self._remember(key, cut)
+                return cut
             for k in range(min(len(both) - 1, self._longest), first, -1):
                 if both[:k] in self.lexicon and self._detachable(both[k:]):
                     cut = k

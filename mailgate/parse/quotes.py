@@ -46,7 +46,8 @@ _MAX_CANDIDATES = 2000  # candidate lines examined before giving up (real new te
 
 _SEPARATOR_HEADER = re.compile(
     r"""^[ \t\xa0\u3000]*(?:[-=_—~*]{2,}[ \t\xa0\u3000]*(?:原始邮件|原始郵件|邮件原件|原邮件|Original\ Message|Original|
-        Forwarded\ message|Forwarded\ Message|转发邮件信息|转发的邮件|转发邮件|轉寄郵件|回复的原邮件|
+        Forwarded\ message|Forwarded\ Message|转发邮件信息|转发的邮件|转发的消息|转发邮件|转发消息|转发信息|
+        原始信息|原始消息|轉寄郵件|轉寄的郵件|回复的原邮件|
         Reply\ Message|回复邮件|Message\ d'origine)[ \t\xa0\u3000]*[-=_—~*]{2,}
       | Begin\ forwarded\ message[ \t\xa0\u3000]*:
       | 以下为转发的邮件[ \t\xa0\u3000]*[：:]
@@ -207,7 +208,7 @@ _COURTESY = re.compile(
     r"""^(?:以上[，,]?[ \t]*)?(?:
         请(?:各位|大家|您)?(?:查收|知悉|查阅|审阅|周知|悉知|批示|审批|参考|指正|斧正|回复确认)
       | 敬请(?:知悉|查收|批示|指正|谅解)
-      | 如有(?:任何)?(?:疑问|问题|需要|不清楚|不明)[^，,。！!？?；;]{0,14}
+      | 如有(?:任何)?(?:疑问|问题|需要|不清楚|不明)[，,]?[^，,。！!？?；;]{0,14}
       | 有(?:问题|疑问)随时[^，,。！!？?；;]{0,8}
       | 辛苦(?:了|大家|各位)?
       | 麻烦(?:了|大家|各位)?

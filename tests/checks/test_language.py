@@ -54,6 +54,7 @@ def body(lines: str) -> str:
         ("2. 权限由运营部统一申请，相关部门按需开通。", "相关部门", "指代不明"),
         ("2. 当天以户外徒步为主，请大家尽量穿运动鞋。", "尽量", "承诺不明确"),
         ("2. 请酌情处理超时工单。", "酌情", "承诺不明确"),
+        ("2. 这个事需要技术部确认。", "这个事", "指代不明"),
     ],
 )
 def test_vague_words_fire_with_category(lint: Lint, text: str, word: str, category: str) -> None:
@@ -76,6 +77,7 @@ def test_vague_words_fire_with_category(lint: Lint, text: str, word: str, catego
         "会议在3楼多功能厅举行。",
         "9点上下班打卡。",
         "请按说明文档执行，11月20日18:00前完成。",
+        "这个事项需要再说明一下。",  # 这个 + 事项, 再 + 说明: neither 这个事 nor 再说
     ],
 )
 def test_precise_wording_does_not_fire(lint: Lint, text: str) -> None:

@@ -291,6 +291,8 @@ def policy_body(first: str) -> str:
         "生效时间：2026年11月19日10:00起生效。",  # exactly 24 hours
         "本规定自下周一起执行。",
         "新规则将于2026年12月1日正式实施。",
+        "本规定自2026年11月25日零时起生效。",  # a midnight word between the date and 起生效
+        "本规定自2026年12月1日0时起施行。",
     ],
 )
 def test_enough_notice_is_silent(lint: Lint, first: str) -> None:
@@ -314,6 +316,11 @@ def test_23_hours_is_too_short(lint: Lint) -> None:
 def test_date_only_means_midnight(lint: Lint) -> None:
     # 11月19日 00:00 is 14 hours after Wed 10:00
     assert "policy-prenotice" in fired(lint(subject=POLICY, body=policy_body("本规定自2026年11月19日起实施。")))
+
+
+def test_midnight_word_keeps_the_date(lint: Lint) -> None:
+    # 11月19日零时 is 14 hours after Wed 10:00
+    assert "policy-prenotice" in fired(lint(subject=POLICY, body=policy_body("本规定自2026年11月19日零时起施行。")))
 
 
 def test_effective_before_sending(lint: Lint) -> None:

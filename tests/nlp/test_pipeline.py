@@ -76,6 +76,16 @@ def test_matching_is_case_insensitive_for_latin_words(policy: Policy) -> None:
     assert found("please fix it asap.", policy) == ["asap"]
 
 
+def test_no_recut_into_a_content_word(demo_policy: Policy) -> None:
+    # 这个 + 事项: 事项 is a noun of its own, so 这个事 does not take its first character
+    lexicon = {"reference": ("这个事",), "commitment": ("再说",), "quantity": ("好几",)}
+    p = replace(demo_policy, lexicons={"vague": lexicon})
+    assert found("这个事项需要再说明一下", p, lexicon) == []
+    assert found("这个事情请跟进", p, lexicon) == []
+    assert found("这个事需要再说一下", p, lexicon) == ["这个事", "再说"]
+    assert found("同样的问题出现了好几次", p, lexicon) == ["好几"]  # 几次 (m) still lends 几
+
+
 def test_no_match_across_an_unrelated_word(policy: Policy) -> None:
     assert found("根据说明书操作", policy, {"hearsay": ("据说",)}) == []
     assert found("请听说明会安排", policy, {"hearsay": ("听说",)}) == []

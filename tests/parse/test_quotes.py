@@ -34,6 +34,10 @@ QUOTE_HEADERS = {
     "forwarded": "---------- Forwarded message ---------\nFrom: a <a@x.cn>\nDate: Tue\n",
     "apple-forward": "Begin forwarded message:\n\nFrom: a <a@x.cn>\n",
     "zh-forward": "-------- 转发邮件信息 --------\n发件人：a\n",
+    # Thunderbird zh-CN: the forward separator, then 主题/日期/发件人/收件人 (主题 first)
+    "thunderbird-zh-forward": "-------- 转发的消息 --------\n主题：物料\n日期：Wed, 18 Nov 2026 09:00:00 +0800\n"
+    "发件人：陈静 <chenjing@x.cn>\n收件人：刘洋 <liuyang@x.cn>\n\n可能需要尽快补充。\n",
+    "thunderbird-zh-original": "-------- 原始信息 --------\n主题：物料\n发件人：陈静 <chenjing@x.cn>\n",
     "qq-nbsp": "------------------\xa0原始邮件\xa0------------------\n发件人: a\n",
 }
 
@@ -121,6 +125,8 @@ ACTIONS = "行动项：\n1. 修复积分余额刷新问题；负责人：何志�
         ("Regards,\nMary Wang\nSenior Product Manager\nM: +86 138 0013 8000\n", ""),
         ("请查收，谢谢！\n林峰\n技术部\n", "林峰"),
         ("如有疑问请随时与我联系，谢谢！\n\n林峰\n技术部\n", "林峰"),
+        ("如有疑问，请随时与我联系。\n\n谢谢！\n\n林峰\n技术部\n", "林峰"),  # comma after 如有疑问
+        ("如有问题，欢迎随时沟通，谢谢！\n林峰\n", "林峰"),
         ("以上，请知悉。\n林峰\n", "林峰"),
         ("辛苦了！\n林峰\n", "林峰"),
         ("祝工作顺利！\n林峰\n", "林峰"),
