@@ -231,6 +231,11 @@ def _split_value(text: str, start: int, end: int) -> Iterator[tuple[str, int, in
 
 def _value_end(text: str, start: int, limit: int) -> int:
     end = min(limit, start + _MAX_VALUE)
+    lead = start
+    while lead < end and text[lead] in " \t\u3000":
+        lead += 1
+    if m := _EMAIL.match(text, lead, end):
+        return m.end()  # an address as the owner (Owner: chenjing@corp.cn): the whole address
     for i in range(start, end):
         if text[i] in _VALUE_STOP:
             return i
@@ -337,7 +342,7 @@ def _analyse_item(
     groups: list[Group] = []
     for start, end, _, name, explicit, people in kept:
         by_address = False
-        address = _address_near(text, end)
+        address = name if _EMAIL.fullmatch(name) else _address_near(text, end)
         person = directory.by_email(address) if address is not None else None
         if person is not None:
             people, by_address = (person,), True

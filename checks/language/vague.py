@@ -16,6 +16,7 @@ from checks.language.words import WordSearch, by_identity, excerpt
 from mailgate.context import Context
 from mailgate.model import Finding, Message, Text
 from mailgate.nlp import Analysis
+from mailgate.nlp.timeexpr import add_workdays
 from mailgate.registry import Params, check
 
 DATA = Path(__file__).parents[1] / "data"
@@ -24,19 +25,11 @@ _WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _working_days_after(day: dt.date, n: int) -> dt.date:
-    while n > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
-
-
 def _date_words(msg: Message) -> dict[str, str]:
     """Concrete dates for rewrite suggestions, computed from the Date header (today if none)."""
     base = (msg.date or dt.datetime.now().astimezone()).date()
-    soon = _working_days_after(base, 2)
-    week = _working_days_after(base, 5)
+    soon = add_workdays(base, 2)
+    week = add_workdays(base, 5)
     return {
         "deadline": f"{soon.month}月{soon.day}日（周{_WEEKDAYS_ZH[soon.weekday()]}）18:00",
         "deadline_en": f"{_WEEKDAYS_EN[soon.weekday()]} {soon.day} {_MONTHS_EN[soon.month - 1]} 18:00",

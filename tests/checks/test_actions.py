@@ -283,3 +283,15 @@ def test_huge_item_is_bounded(lint: Lint) -> None:
     report = lint(body=f"{INTRO}行动项：\n1. " + "请负责由@尽快（" * 60_000 + f"\n{CLOSING}")
     assert time.perf_counter() - t0 < 2
     assert report.error is None or report.error.code != "timeout"
+
+
+def test_owner_written_as_an_address_is_matched_by_address(lint) -> None:  # type: ignore[no-untyped-def]
+    body = (
+        "王芳：\n\n本周工作安排如下：\n1. 整理活动数据并核对口径。\n2. 汇总各渠道反馈并形成结论。\n\n"
+        "行动项：\n1. 输出核对结果；Owner: liuyi@demo.example.cn；截止时间：11月20日18:00前。\n\n李娜\n运营部\n"
+    )
+    report = lint(subject="【通知】活动数据核对安排说明", body=body, cc="刘毅 <liuyi@demo.example.cn>")
+    assert not {"action-item-owner", "action-owner-recipient"} & {f.check for f in report.findings}
+    report = lint(subject="【通知】活动数据核对安排说明", body=body)
+    (finding,) = [f for f in report.findings if f.check == "action-owner-recipient"]
+    assert "liuyi@demo.example.cn" in finding.suggestion.zh

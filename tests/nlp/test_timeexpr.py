@@ -188,3 +188,16 @@ def test_linear_on_large_input(text: str) -> None:
     t0 = time.perf_counter()
     find_times(text, BASE)
     assert time.perf_counter() - t0 < 2.0
+
+
+def test_chinese_numeral_clock_right_after_a_date() -> None:
+    import datetime as _dt
+
+    from mailgate.nlp.timeexpr import find_times as _find
+
+    base = _dt.datetime(2026, 11, 18, 10, tzinfo=_dt.timezone(_dt.timedelta(hours=8)))
+    for text, hour, minute in (("11月25日十点", 10, 0), ("11月25日（周三）十点半", 10, 30), ("11月25日零点", 0, 0)):
+        (m,) = _find(text, base)
+        assert m.has_date and m.has_clock, text
+        assert m.when is not None and (m.when.hour, m.when.minute) == (hour, minute)
+    assert _find("一三五七九", base) == []
