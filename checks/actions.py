@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from checks.fixes import add_to_cc
 from checks.sections import ActionItem, SectionInfo, sections_of
 from mailgate.context import Context
 from mailgate.directory import Directory, Person
@@ -779,16 +780,6 @@ def action_item_deadline(msg: Message, ctx: Context) -> Iterator[Finding]:
 CHECKS.append(action_item_deadline)
 
 
-def _insert_cc(msg: Message, person: Person) -> Fix:
-    cc = msg.field_text.get("cc", "")
-    text = (", " if cc.strip() else "") + person.formatted()
-    return Fix(
-        Text(f"抄送 {person.formatted()}", f"add {person.formatted()} to Cc"),
-        (Edit("cc", len(cc), len(cc), text),),
-        Applicability.UNSAFE,
-    )
-
-
 @check("action-owner-recipient", family="actions", severity="error", reply_exempt=True)
 def action_owner_recipient(msg: Message, ctx: Context) -> Iterator[Finding]:
     """Every action-item owner must be the sender or in To/Cc.
@@ -861,7 +852,7 @@ def action_owner_recipient(msg: Message, ctx: Context) -> Iterator[Finding]:
                     field="body",
                     start=owner.start,
                     end=owner.end,
-                    fix=_insert_cc(msg, person),
+                    fix=add_to_cc(msg, [person]),
                 )
             elif len(people) > 1:
                 listing_zh = "、".join(f"{p.formatted()}（{p.department}）" for p in people)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from checks.fixes import add_to_cc
 from checks.tags import subject_tag
 from mailgate.context import Context
 from mailgate.directory import Directory, Person
@@ -440,17 +441,6 @@ def source_departments(text: str, departments: Sequence[str]) -> list[str]:
     return found
 
 
-def _insert_cc(msg: Message, people: Sequence[Person]) -> Fix:
-    cc = msg.field_text.get("cc", "")
-    text = (", " if cc.strip() else "") + ", ".join(p.formatted() for p in people)
-    zh, en = _people(people)
-    return Fix(
-        Text(f"抄送 {zh}", f"add {en} to Cc"),
-        (Edit("cc", len(cc), len(cc), text),),
-        Applicability.UNSAFE,
-    )
-
-
 @check("recipients-scope", family="recipients", severity="error", params=ScopeParams)
 def recipients_scope(msg: Message, ctx: Context) -> Iterator[Finding]:
     """A tag's required parties must be among the recipients (the recipient-rule table).
@@ -566,7 +556,7 @@ def recipients_scope(msg: Message, ctx: Context) -> Iterator[Finding]:
                     field="cc",
                     start=len(msg.field_text.get("cc", "")),
                     end=len(msg.field_text.get("cc", "")),
-                    fix=_insert_cc(msg, need),
+                    fix=add_to_cc(msg, need),
                 )
         elif rule.require in ("department", "source-department"):
             if rule.require == "department":
@@ -594,7 +584,7 @@ def recipients_scope(msg: Message, ctx: Context) -> Iterator[Finding]:
                     field="cc",
                     start=len(msg.field_text.get("cc", "")),
                     end=len(msg.field_text.get("cc", "")),
-                    fix=_insert_cc(msg, contacts),
+                    fix=add_to_cc(msg, contacts),
                 )
         elif rule.require == "sender-head" and sender is not None:
             need = missing_heads(sender.department)
@@ -609,7 +599,7 @@ def recipients_scope(msg: Message, ctx: Context) -> Iterator[Finding]:
                     field="cc",
                     start=len(msg.field_text.get("cc", "")),
                     end=len(msg.field_text.get("cc", "")),
-                    fix=_insert_cc(msg, need),
+                    fix=add_to_cc(msg, need),
                 )
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,14 @@ def _policy(args: argparse.Namespace) -> Policy:
     return policy
 
 
-def _read(path: str) -> bytes:
-    if path == "-":
-        return sys.stdin.buffer.read()
-    return Path(path).read_bytes()
+def _inputs(paths: list[str]) -> Iterator[tuple[str, bytes | None]]:
+    """Each path with its bytes, or None (reported on stderr) when it cannot be read."""
+    for path in paths:
+        try:
+            yield path, (sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes())
+        except OSError as exc:
+            print(f"mailgate: {path}: {exc.strerror or exc}", file=sys.stderr)
+            yield path, None
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -41,11 +46,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     status = EXIT_OK
     reports: list[dict[str, Any]] = []
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    for path in args.paths:
-        try:
-            raw = _read(path)
-        except OSError as exc:
-            print(f"mailgate: {path}: {exc.strerror or exc}", file=sys.stderr)
+    for path, raw in _inputs(args.paths):
+        if raw is None:
             status = EXIT_USAGE
             continue
         report = lint_bytes(raw, policy)
@@ -68,11 +70,8 @@ def cmd_format(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     status = EXIT_OK
-    for path in args.paths:
-        try:
-            raw = _read(path)
-        except OSError as exc:
-            print(f"mailgate: {path}: {exc.strerror or exc}", file=sys.stderr)
+    for path, raw in _inputs(args.paths):
+        if raw is None:
             status = EXIT_USAGE
             continue
         result = format_bytes(raw, policy)
