@@ -38,16 +38,22 @@ _SECRETS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
     ("AWS access key", ("AKIA", "ASIA"), re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])")),
     ("API key", ("sk-", "sk_live_", "rk_live_"), re.compile(
         r"(?<![A-Za-z0-9_\-])sk-[A-Za-z0-9_\-]{20,255}|(?<![A-Za-z0-9])(?:sk|rk)_live_[A-Za-z0-9]{16,255}")),
+    ("Alibaba Cloud AccessKey", ("LTAI",), re.compile(r"(?<![A-Za-z0-9])LTAI[0-9A-Za-z]{12,28}(?![A-Za-z0-9])")),
+    ("Tencent Cloud SecretId", ("AKID",), re.compile(r"(?<![A-Za-z0-9])AKID[0-9A-Za-z]{28,40}(?![A-Za-z0-9])")),
     ("Slack token", ("xox",), re.compile(r"(?<![A-Za-z0-9])xox[abprs]-[A-Za-z0-9\-]{10,255}")),
     ("Google API key", ("AIza",), re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])")),
 )
 # api_key=… style assignments: found from the lower-cased key name, then the value is matched.
 _SECRET_KEYS = tuple(
     f"{a}{sep}{b}"
-    for a, b in (("api", "key"), ("secret", "key"), ("access", "token"), ("client", "secret"), ("auth", "token"))
-    for sep in ("_", "-", "")
+    for a, b in (
+        ("api", "key"), ("secret", "key"), ("access", "token"), ("client", "secret"), ("auth", "token"),
+        ("accesskey", "secret"), ("access_key", "secret"), ("access key", "secret"), ("secret", "id"),
+        ("secret_access", "key"),
+    )
+    for sep in ("_", "-", "", " ")
 )
-_SECRET_VALUE = re.compile(r"\s{0,3}[:=]\s{0,3}[\"']?[A-Za-z0-9_\-+/=]{16,255}")
+_SECRET_VALUE = re.compile(r"\s{0,3}[:=：]\s{0,3}[\"']?[A-Za-z0-9_\-+/=]{16,255}")
 _MOBILE = re.compile(r"1[3-9]\d[ \-]?\d{4}[ \-]?\d{4}(?![0-9A-Za-z])")
 
 
@@ -161,8 +167,13 @@ def sensitive_items(text: str, limit: int = 1000) -> list[tuple[int, int, str, s
                 sm = _SECRET_VALUE.match(text, i + len(key))
                 if sm is not None:
                     out.append((i, sm.end(), "secret:secret", text[i : sm.end()]))
-    out.sort()
-    return out
+    out.sort(key=lambda item: (item[0], -item[1]))
+    kept: list[tuple[int, int, str, str]] = []
+    for item in out:  # one finding per spot: `SecretId: AKID…` is a key shape and an assignment
+        if kept and item[0] < kept[-1][1]:
+            continue
+        kept.append(item)
+    return kept
 
 
 class SensitiveParams(Params):
@@ -189,7 +200,8 @@ def sensitive_data(msg: Message, ctx: Context) -> Iterator[Finding]:
       that passes the Luhn check (not after 订单号/工单/编号 …);
     - a password: `密码：…` `口令为…` `password=…` with a real value (not `******`);
     - a secret key: a PEM private key block, GitHub tokens (`ghp_…`, `github_pat_…`), AWS access
-      keys (`AKIA…`), `sk-…` API keys, Slack and Google keys, `api_key=…`-style assignments;
+      keys (`AKIA…`), Alibaba Cloud (`LTAI…`) and Tencent Cloud (`AKID…`) key ids, `sk-…` API keys,
+      Slack and Google keys, `api_key=…` / `AccessKey Secret：…`-style assignments;
     - 3 or more distinct mobile numbers (a contact list).
     Error on mail to external recipients, warning on internal mail.
 

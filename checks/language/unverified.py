@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from checks.language.words import excerpt
+from checks.language.spans import Spans
+from checks.language.words import WordSearch, by_identity, excerpt
 from mailgate.context import Context
 from mailgate.model import Finding, Message, Text
 from mailgate.registry import Params, check
 
 _CLAUSE_BREAK = re.compile(r"[，。；！？,;!?\n]")
+_NOT_MARKERS = ("dismissal", "refuted", "negation", "neutral")
+_NEUTRAL: dict[int, tuple[object, WordSearch]] = {}
 
 
 class UnverifiedParams(Params):
@@ -32,7 +35,8 @@ def content_unverified(msg: Message, ctx: Context) -> Iterator[Finding]:
     ## What it checks
     Hearsay markers of the `unverified` lexicon, matched on word tokens of the new text
     (`有传言说` fires; `根据说明` is 根据 + 说明 and does not). A marker the sender dismisses in the
-    same clause (`请勿轻信网传消息`, `网传消息不属实`) or negates (`没听说过`) does not fire.
+    same clause (`请勿轻信网传消息`, `网传消息不属实`) or negates (`没听说过`) does not fire, nor
+    one inside a `neutral` compound of the lexicon (`英语听说读写熟练`: listening and speaking).
 
     ## Why
     运营管理沟通规定: 不得发布未经证实的消息; seed 001 三(一)1: “嚴禁在群內發布未經證實的消息、謠言、
@@ -61,12 +65,17 @@ def content_unverified(msg: Message, ctx: Context) -> Iterator[Finding]:
     if not text.strip():
         return
     lexicon = ctx.lexicon("unverified")
-    markers = {c: ws for c, ws in lexicon.items() if c not in ("dismissal", "refuted", "negation")}
+    markers = {c: ws for c, ws in lexicon.items() if c not in _NOT_MARKERS}
     dismissal = tuple(w for w in lexicon.get("dismissal", ()) if w)
     refuted = tuple(w for w in lexicon.get("refuted", ()) if w)
     negation = tuple(w for w in lexicon.get("negation", ()) if w)
     count = 0
-    for m in ctx.nlp.find(markers):
+    found = ctx.nlp.find(markers)
+    if found and lexicon.get("neutral"):
+        search = by_identity(_NEUTRAL, lexicon, lambda: WordSearch({"neutral": tuple(lexicon.get("neutral", ()))}))
+        neutral = Spans(sorted((n.start, n.end) for n in search.find(text)))
+        found = [m for m in found if not neutral.hits(m.start, m.end)]
+    for m in found:
         before = text[max(0, m.start - 12) : m.start]
         before = _CLAUSE_BREAK.split(before)[-1]
         after = text[m.end : m.end + 16]

@@ -17,7 +17,8 @@ quote header, with ``>`` lines inside it replaced by spaces. Quote headers:
 The closing is the trailing block of at most 6 short lines (≤ 40 characters)
 made only of closing elements: a ``-- `` separator (after which anything goes),
 a salutation (``谢谢！`` ``此致`` ``敬礼`` ``Best regards``), a courtesy sign-off
-(``请查收，谢谢！`` ``如有疑问请随时联系。``, but not a request with content such as
+(``请查收，谢谢！`` ``如有疑问请随时联系。``, a pointer to a contact such as
+``如有问题请联系行政值班电话：010-6588 2200。``, but not a request with content such as
 ``请尽快回复，谢谢。``), a device line
 (``发自我的iPhone``), contact lines (``电话：…`` ``Tel: …``), and lines whose
 segments (split at ``|``, ``/``, commas, brackets, then at spaces) are each a
@@ -209,6 +210,9 @@ _COURTESY = re.compile(
         请(?:各位|大家|您)?(?:查收|知悉|查阅|审阅|周知|悉知|批示|审批|参考|指正|斧正|回复确认)
       | 敬请(?:知悉|查收|批示|指正|谅解)
       | 如有(?:任何)?(?:疑问|问题|需要|不清楚|不明)[，,]?[^，,。！!？?；;]{0,14}
+      | (?:如?有(?:任何)?(?:疑问|问题|需要|不清楚|不明)[，,]?[ \t]*)?(?:请|可|欢迎)?(?:随时)?(?:与|和)?
+        (?:联系|致电|拨打|咨询|联络)[^，,。！!？?；;@]{0,20}?[：:]?[ \t]*
+        (?:[+0-9０-９][0-9０-９\- ]{2,20}(?:(?:转|轉|分机|ext\.?)[ \t]*[0-9]{1,6})?|[^\s@，,。]+@[^\s，,。]+)[)）]?
       | 有(?:问题|疑问)随时[^，,。！!？?；;]{0,8}
       | 辛苦(?:了|大家|各位)?
       | 麻烦(?:了|大家|各位)?

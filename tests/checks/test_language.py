@@ -140,6 +140,7 @@ def test_vague_categories_param(lint: Lint, demo_policy) -> None:  # type: ignor
         ("PLEASE NOTE：升级后需重新激活工牌。", "PLEASE", Severity.WARNING),
         ("这代码写得真垃圾。", "垃圾", Severity.ERROR),
         ("真是白痴操作。", "白痴", Severity.ERROR),
+        ("这个问题TODAY必须解决。", "TODAY", Severity.WARNING),  # an English word, not a function name
     ],
 )
 def test_civility_fires(lint: Lint, text: str, expected: str, severity: Severity) -> None:
@@ -160,6 +161,7 @@ def test_civility_fires(lint: Lint, text: str, expected: str, severity: Severity
         "详见https://wiki.demo.example.cn/PLEASE/README 页面。",
         "问题出在`NULLPOINTER`分支。",
         "这是个好问题？请确认。",
+        "用VLOOKUP按单号匹配，部门合计用SUMIFS汇总。",  # spreadsheet function names
     ],
 )
 def test_civility_hard_negatives(lint: Lint, text: str) -> None:
@@ -210,10 +212,19 @@ def test_unverified_fires(lint: Lint, text: str, expected: str) -> None:
         "请勿轻信网传消息，以公司公告为准。",
         "网传的降价消息不属实。",
         "没有人说过要推迟。",
+        "岗位要求英语听说读写熟练。",  # 听说 inside a neutral compound: listening and speaking
+        "新人培训包括英语听说训练。",
     ],
 )
 def test_unverified_negatives(lint: Lint, text: str) -> None:
     assert only(lint(body=body(text)), "content-unverified") == []
+
+
+def test_unverified_neutral_compound_does_not_hide_other_hearsay(lint: Lint) -> None:
+    report = lint(body=body("岗位要求英语听说读写熟练。听说下周还要加一轮面试。"))
+    assert spans(report, "content-unverified") == ["听说"]
+    assert report.message is not None
+    assert only(report, "content-unverified")[0].start == report.message.body.index("听说下周")
 
 
 def test_unverified_runs_on_external_mail(lint: Lint) -> None:
@@ -299,6 +310,10 @@ def test_luhn() -> None:
         ("接口密钥为sk-proj-abcdefghijklmnopqrstuvwx123。", "API key"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----", "private key"),
         ("值班：何涛 13800138011，孙杰 13900139012，马军 13700137013。", "手机号"),
+        ("AccessKey ID：LTAI5tQ8mXk2Rz7WnVbPc4Hd，用于日志采集。", "Alibaba Cloud"),
+        ("SecretId: AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA", "密钥"),
+        ("AccessKey Secret：wq7Zk2Lm9Xp4Rt6Yb8Nc3Vd5Hf1Jg0", "密钥"),
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "密钥"),
     ],
 )
 def test_sensitive_data_fires(lint: Lint, text: str, kind: str) -> None:
@@ -320,6 +335,8 @@ def test_sensitive_data_fires(lint: Lint, text: str, kind: str) -> None:
         "修改密码：https://sso.example.com/reset",
         "工单号CS-20261113-027已关闭，会议号 582-316-907。",
         "何涛 13800138021，13800138021，13800138021",
+        "阿里云AccessKey ID以LTAI开头，请勿写进邮件。",
+        "AccessKey Secret：每90天轮换一次。",
     ],
 )
 def test_sensitive_data_negatives(lint: Lint, text: str) -> None:
