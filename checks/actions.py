@@ -385,6 +385,24 @@ _PLAUSIBLE_NAME = re.compile(r"[\u3400-\u9fff·]{2,4}|[A-Za-z][A-Za-z.' -]{0,38}
 _PAREN = re.compile(r"[（(]([^（()）\n]{1,30})[)）]")
 
 
+def _loose_date(text: str, start: int, end: int, times: Sequence[TimeMention]) -> bool:
+    """A plausible day in ``text[start:end]`` that the time finder left alone (11/20, 11.20, 20号).
+
+    A date the finder read but could not resolve (11月31日, 13/25前) is no such day, nor is a
+    month over 12 or a day over 31.
+    """
+    for m in _LOOSE_DATE.finditer(text, start, end):
+        if any(t.start <= m.start() < t.end and t.when is None for t in times):
+            continue
+        nums = [int(n) for n in re.findall(r"\d+", m.group(0))]
+        if len(nums) == 2 and not (1 <= nums[0] <= 12 and 1 <= nums[1] <= 31):
+            continue
+        if len(nums) == 1 and not 1 <= nums[0] <= 31:
+            continue
+        return True
+    return False
+
+
 def _shift(t: TimeMention, offset: int) -> TimeMention:
     return TimeMention(t.start + offset, t.end + offset, t.text, t.when, t.has_date, t.has_clock, t.vague, t.boundary)
 
@@ -743,7 +761,7 @@ def action_item_deadline(msg: Message, ctx: Context) -> Iterator[Finding]:
             continue
         if firm:
             continue
-        if info.labelled is not None and _LOOSE_DATE.search(text, *info.labelled):
+        if info.labelled is not None and _loose_date(text, *info.labelled, info.times):
             continue  # 截止时间：11/20, 11.20, 20号 — a date the time finder leaves alone out of context
         if info.labelled is not None and info.labelled[1] > info.labelled[0]:
             a, b = info.labelled

@@ -360,8 +360,13 @@ def _guess_year(month: int, day: int, base: dt.date) -> int:
     return year
 
 
+# _date_span's answer for a date that names no calendar day (11月31日, 13/25): not resolvable,
+# and not to be handed to jionlp, which would roll it over into another date.
+_INVALID_DATE: tuple[dt.date, dt.date] = (dt.date.min, dt.date.min)
+
+
 def _date_span(s: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:
-    """The first and last day a date expression covers, or None."""
+    """The first and last day a date expression covers, ``_INVALID_DATE`` or None."""
     try:
         if m := _RE_ISO.fullmatch(s):
             d = dt.date(int(m[1]), int(m[2]), int(m[3]))
@@ -415,7 +420,7 @@ def _date_span(s: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:
             d = dt.date(y, mo, day)
             return d, d
     except ValueError:
-        return None
+        return _INVALID_DATE
     if base is None:
         return None
     if s in _RELDAYS:
@@ -606,6 +611,8 @@ def _resolve_groups(m: re.Match[str], base: dt.datetime | None) -> _Resolved | N
     span: tuple[dt.date, dt.date] | None = None
     if date_s:
         span = _date_span(re.sub(r"\s", "", date_s), bdate)
+        if span is _INVALID_DATE:
+            return _Resolved(None, True, tp is not None, False, boundary)
         if span is None:
             # a form we match but do not resolve: ask jionlp (cached with this function)
             if base is None:

@@ -202,6 +202,13 @@ def test_unresolvable_labelled_deadline(lint: Lint) -> None:
     assert "下次会议前" in f.message.zh
 
 
+@pytest.mark.parametrize("deadline", ["11月31日前", "2月30日", "13/25前", "13/45", "32号"])
+def test_a_deadline_on_a_day_that_does_not_exist(lint: Lint, deadline: str) -> None:
+    report = lint(body=body(f"整理需求；负责人：王芳；截止时间：{deadline}。"))
+    (f,) = findings(report, "action-item-deadline")
+    assert deadline in f.message.zh
+
+
 def test_deadline_relative_to_an_event_does_not_resolve(lint: Lint) -> None:
     report = lint(body=body("提交报销；负责人：王芳；出差结束后10个工作日内完成。"))
     assert "action-item-deadline" in fired(report)

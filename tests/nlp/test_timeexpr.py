@@ -160,6 +160,13 @@ def test_holiday_falls_back_to_jionlp() -> None:
     assert when is not None and when.date() == dt.date(2027, 1, 1)
 
 
+@pytest.mark.parametrize("expr", ["11月31日前", "2月30日", "13/25前", "2026-02-29", "2026年13月5日"])
+def test_a_day_that_does_not_exist_is_found_but_not_resolved(expr: str) -> None:
+    (m,) = find_times(f"截止时间：{expr}。", BASE)
+    assert m.has_date and m.when is None  # not rolled over into another date
+    assert resolve(expr, BASE) is None
+
+
 def test_resolve_unknown() -> None:
     assert resolve("", BASE) is None
     assert resolve("随便什么", BASE) is None
