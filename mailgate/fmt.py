@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import email
 import email.message
 import quopri
@@ -93,29 +94,26 @@ def _is_body(part: email.message.Message, subtype: str) -> bool:
 
 
 def _decode(part: email.message.Message) -> tuple[str, str, str] | None:
-    """(text with \\n newlines, codec, original newline) of a text part, or None if unsafe to rewrite."""
+    """(text with \\n newlines, the codec that decoded it, original newline), or None if unsafe to rewrite.
+
+    The part's own label is tried first so that the fixed text is re-encoded the same way.
+    """
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return None
     label = part.get_content_charset()
-    codec = codec_for(label) or "utf-8"
-    literal = normalize_label(label)
-    for name in (literal, codec):
-        if not name:
-            continue
+    for codec in dict.fromkeys(c for c in (_python_codec(normalize_label(label)), codec_for(label), "utf-8") if c):
         try:
-            text = data.decode((codec_for(name) if name != literal else _python_codec(name)) or "utf-8")
+            text = data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             continue
         newline = "\r\n" if "\r\n" in text else "\n"
-        return text.replace("\r\n", "\n"), (_python_codec(literal) or codec), newline
+        return text.replace("\r\n", "\n"), codec, newline
     return None
 
 
 def _python_codec(label: str) -> str:
     try:
-        import codecs
-
         return codecs.lookup(label).name if label else ""
     except LookupError:
         return ""

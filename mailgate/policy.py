@@ -66,9 +66,6 @@ class Policy:
         d = domain.lower().rstrip(".")
         return any(d == i or d.endswith("." + i) for i in self.internal_domains)
 
-    def enabled_specs(self) -> list[Any]:
-        return [s for s in self.registry if self.checks[s.id].enabled]
-
     def with_check(self, check_id: str, **changes: Any) -> Policy:
         """A copy with one check's settings changed (validated like the config file)."""
         spec = self._spec(check_id)
