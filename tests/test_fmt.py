@@ -109,3 +109,25 @@ def test_cli_write_rewrites_in_place(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "【通知】系统升级停机安排说明" in email.message_from_bytes(
         path.read_bytes(), policy=email_policy.default
     )["Subject"]
+
+
+SHARED_DEV = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+
+
+@pytest.mark.skipif(not SHARED_DEV.is_dir(), reason="../shared/corpus/dev is not beside the repo")
+def test_format_over_the_dev_corpus_leaves_no_safe_fix_and_adds_no_finding() -> None:
+    from mailgate.model import Applicability
+    from mailgate.policy import load_policy
+
+    policy = load_policy(SHARED_DEV.parent / "mailgate.toml", env={})
+    changed = 0
+    for path in sorted(SHARED_DEV.glob("*.eml")):
+        raw = path.read_bytes()
+        result = format_bytes(raw, policy)
+        assert result.error is None, (path.name, result.error)
+        changed += result.changed
+        before = {f.check for f in lint_bytes(raw, policy).findings}
+        after = lint_bytes(result.data, policy).findings
+        assert not [f.check for f in after if f.fix and f.fix.applicability is Applicability.SAFE], path.name
+        assert {f.check for f in after} <= before, path.name
+    assert changed >= 50
