@@ -17,7 +17,7 @@ $(BIN)/mailgate: pyproject.toml
 install: $(BIN)/mailgate
 
 run: install
-	$(BIN)/mailgate serve --config $(CONFIG)
+	$(BIN)/mailgate serve $(if $(wildcard $(CONFIG)),--config $(CONFIG))
 
 test: install lint typecheck
 	$(BIN)/pytest -q

@@ -104,9 +104,131 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _config_path(args: argparse.Namespace) -> str | None:
+    if args.config:
+        return str(Path(args.config).resolve())
+    return str(Path("mailgate.toml").resolve()) if Path("mailgate.toml").is_file() else None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    print("mailgate serve: the relay and API are not built yet (see the open issues)", file=sys.stderr)
-    return EXIT_USAGE
+    import asyncio
+    import logging
+    import signal
+
+    from mailgate.relay import build_relay, relay_settings
+
+    policy = _policy(args)
+    settings = relay_settings(policy, config_path=_config_path(args))
+    logging.getLogger("mailgate").setLevel(logging.INFO)
+    relay = build_relay(policy, settings=settings)
+    linter = relay.pipeline.linter
+    if hasattr(linter, "warm"):
+        print(f"mailgate: starting {settings.worker_count} lint worker(s)…", file=sys.stderr)
+        linter.warm()
+    if not args.relay_only:
+        print("mailgate: the HTTP API and web pages are not built yet; serving the SMTP relay only", file=sys.stderr)
+
+    async def run() -> None:
+        await relay.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("mailgate: stopping", file=sys.stderr)
+        await relay.stop()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"mailgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        linter.close()
+        relay.pipeline.store.close()
+    return EXIT_OK
+
+
+def _subject_of(data: bytes) -> str:
+    """The decoded Subject for listings (best effort: a bad header shows what could be read)."""
+    import contextlib
+    import re
+    from email.header import decode_header, make_header
+
+    head = re.split(rb"\r?\n\r?\n", data[:65536], maxsplit=1)[0]
+    m = re.search(rb"^subject:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", head, re.I | re.M)
+    if m is None:
+        return ""
+    raw = re.sub(rb"\r?\n[ \t]", b" ", m.group(1))
+    try:  # raw 8-bit header: UTF-8, else GB18030 (what Chinese clients send)
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        value = raw.decode("gb18030", "replace")
+    with contextlib.suppress(ValueError, LookupError, UnicodeError):
+        value = str(make_header(decode_header(value)))
+    return " ".join(value.split())[:80]
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from mailgate.relay import open_store
+
+    store = open_store(_policy(args))
+    if args.show:
+        entry = store.get_outbox(args.show)
+        if entry is None:
+            print(f"mailgate: no outbox message {args.show!r}", file=sys.stderr)
+            return EXIT_FINDINGS
+        sys.stdout.buffer.write(entry.data)
+        return EXIT_OK
+    for e in store.outbox(limit=args.limit):
+        when = e.at.strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{e.id}  {when}  {e.kind:6}  {e.mail_from or '<>'} -> {', '.join(e.rcpt_to)}  "
+              f"{len(e.data)} B  {_subject_of(e.data)}")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from mailgate.relay import delivery_for, open_store, relay_settings
+    from mailgate.relay.upstream import deliver_once
+
+    policy = _policy(args)
+    store = open_store(policy)
+    if args.action == "list":
+        for e in store.quarantine(status=None if args.all else "held", limit=args.limit):
+            when = e.at.strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{e.id}  {when}  {e.status:9}  {e.verdict:5}  {e.mail_from or '<>'} -> {', '.join(e.rcpt_to)}  "
+                  f"[{', '.join(e.findings)}]  {_subject_of(e.data)}")  # fmt: skip
+        return EXIT_OK
+    if not args.id:
+        print(f"mailgate: quarantine {args.action} needs an ID", file=sys.stderr)
+        return EXIT_USAGE
+    entry = store.get_quarantine(args.id)
+    if entry is None:
+        print(f"mailgate: no quarantined message {args.id!r}", file=sys.stderr)
+        return EXIT_FINDINGS
+    if args.action == "show":
+        sys.stdout.buffer.write(entry.data)
+        return EXIT_OK
+    if entry.status != "held":
+        print(f"mailgate: {entry.id} is already {entry.status}", file=sys.stderr)
+        return EXIT_FINDINGS
+    who = getpass.getuser()
+    if args.action == "release":
+        delivery = delivery_for(relay_settings(policy), store)
+        reply, refused = asyncio.run(
+            deliver_once(delivery, entry.mail_from, entry.rcpt_to, entry.data, entry.mail_options)
+        )
+        if not reply.ok:
+            print(f"mailgate: release failed, still held: {reply.code} {reply.text}", file=sys.stderr)
+            return EXIT_FINDINGS
+        for rcpt, r in refused.items():
+            print(f"mailgate: {rcpt} refused by the next hop: {r.code} {r.text}", file=sys.stderr)
+    store.settle_quarantine(entry.id, "released" if args.action == "release" else "discarded", who)
+    print(f"{entry.id}: {'released' if args.action == 'release' else 'discarded'}")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the SMTP relay, HTTP API and web pages")
     common(p)
+    p.add_argument("--relay-only", action="store_true", help="run only the SMTP relay")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("outbox", help="list (or show) mail delivered to the local outbox")
+    common(p)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--show", metavar="ID", help="print one message")
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("quarantine", help="list, show, release or discard held mail")
+    common(p)
+    p.add_argument("action", choices=["list", "show", "release", "discard"])
+    p.add_argument("id", nargs="?", metavar="ID")
+    p.add_argument("--all", action="store_true", help="list released and discarded mail too")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_quarantine)
     return parser
 
 

@@ -1,0 +1,47 @@
+"""The SMTP relay that ``mailgate serve`` runs (SPEC §3): a before-queue policy proxy.
+
+    server.py    aiosmtpd SMTP subclass + handler: limits, who may relay, the upstream transaction
+    pipeline.py  end of DATA: lint (worker.py) → decide (decide.py) → act (actions.py), audit
+    upstream.py  the real mail server (aiosmtplib) or the local outbox
+    replies.py   SMTP replies rendered from findings
+    reportmail.py the report mail to the sender (zh-CN, jinja2), loop-proof and rate-limited
+"""
+
+from __future__ import annotations
+
+from mailgate.policy import Policy
+from mailgate.relay.config import RelaySettings, relay_settings
+from mailgate.relay.pipeline import Pipeline
+from mailgate.relay.server import Relay
+from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream
+from mailgate.relay.worker import Linter, PoolLinter
+from mailgate.store import Store
+from mailgate.store.repo import DEFAULT_URL
+
+
+def open_store(policy: Policy) -> Store:
+    return Store(str(policy.raw.get("storage", {}).get("url", DEFAULT_URL)))
+
+
+def delivery_for(settings: RelaySettings, store: Store, *, kind: str = "mail") -> Delivery:
+    if settings.upstream is not None:
+        return SmtpUpstream(settings.upstream)
+    return OutboxDelivery(store, kind=kind)
+
+
+def build_relay(
+    policy: Policy,
+    *,
+    settings: RelaySettings | None = None,
+    linter: Linter | None = None,
+    store: Store | None = None,
+) -> Relay:
+    """A relay wired from the config; tests pass their own linter, store or settings."""
+    settings = settings or relay_settings(policy)
+    store = store or open_store(policy)
+    linter = linter or PoolLinter(settings.config_path, settings.worker_count)
+    pipeline = Pipeline(settings, policy, linter, store, delivery_for(settings, store, kind="report"))
+    return Relay(settings, delivery_for(settings, store), pipeline)
+
+
+__all__ = ["Relay", "RelaySettings", "build_relay", "delivery_for", "open_store", "relay_settings"]

@@ -1,0 +1,200 @@
+"""End of DATA: lint → decide → act, and the audit record of what happened.
+
+Kept apart from the SMTP plumbing so the policy path reads top to bottom in one function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiosmtpd.smtp import Envelope, Session
+
+from mailgate.model import Report
+from mailgate.policy import Policy
+from mailgate.relay import replies
+from mailgate.relay.actions import (
+    annotation_headers,
+    normalize_line_endings,
+    prepend_headers,
+    replace_subject,
+    strip_annotations,
+)
+from mailgate.relay.config import RelaySettings
+from mailgate.relay.decide import Decision, DecisionTable, override_reason, strip_override
+from mailgate.relay.reportmail import RateLimiter, build_report_mail, should_report
+from mailgate.relay.upstream import Delivery, Transaction, deliver_once
+from mailgate.relay.worker import Linter
+from mailgate.report import report_to_json
+from mailgate.store import AuditEntry, QuarantineEntry, Store
+from mailgate.store.models import new_id
+
+log = logging.getLogger("mailgate.relay")
+
+
+class LintFailed(Exception):
+    """The linter raised, timed out, or a check crashed: the client gets 451 and retries."""
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: RelaySettings,
+        policy: Policy,
+        linter: Linter,
+        store: Store,
+        report_delivery: Delivery,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.linter = linter
+        self.store = store
+        self.report_delivery = report_delivery
+        self.table = DecisionTable.from_config(policy.raw.get("policy", {}))
+        self.limiter = RateLimiter(settings.report_rate)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def processing_timeout(self, size: int) -> float:
+        upstream = self.settings.upstream.timeout if self.settings.upstream else 30.0
+        return 2 * self._lint_timeout(size) + upstream + 30.0
+
+    def _lint_timeout(self, size: int) -> float:
+        return self.policy.limits.budget_for(size) * 1.5 + self.settings.lint_timeout
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _lint(self, data: bytes, mail_from: str, rcpts: Sequence[str]) -> Report:
+        try:
+            report = await asyncio.wait_for(
+                self.linter.lint(data, mail_from or None, rcpts), timeout=self._lint_timeout(len(data))
+            )
+        except Exception as exc:  # a crash, a broken worker pool, a hang
+            log.exception("lint failed")
+            raise LintFailed(type(exc).__name__) from exc
+        if report.crashed:
+            log.error("checks crashed: %s", ", ".join(report.crashed))
+            raise LintFailed("crashed: " + ", ".join(report.crashed))
+        return report
+
+    async def process(self, session: Session, envelope: Envelope, txn: Transaction | None) -> str:
+        started = time.monotonic()
+        audit_id = new_id()
+        mail_from = envelope.mail_from or ""
+        rcpts = list(envelope.rcpt_tos)
+        utf8 = bool(envelope.smtp_utf8)
+        data = strip_annotations(normalize_line_endings(bytes(envelope.original_content or b"")))
+        audit = AuditEntry(
+            id=audit_id,
+            client=str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or ""),
+            auth_user=str(session.auth_data) if session.authenticated and session.auth_data else None,
+            sender=mail_from,
+            recipients=rcpts,
+            verdict="crash",
+            findings=[],
+            action="tempfail",
+        )
+
+        async def finish(code: int, reply: str, outcome: str | None = None) -> str:
+            audit.smtp_code = code
+            audit.outcome = outcome or reply.split("\r\n")[-1][:500]
+            audit.latency_ms = (time.monotonic() - started) * 1000
+            try:
+                await asyncio.to_thread(self.store.add_audit, audit)
+            except Exception:
+                log.exception("audit write failed for %s", audit_id)
+            log.info("%s %s -> %s %s %s %d", audit_id, mail_from, rcpts, audit.verdict, audit.action, code)
+            return reply
+
+        try:
+            report = await self._lint(data, mail_from, rcpts)
+            override = None
+            if report.message is not None and (reason := override_reason(report.message.subject)):
+                data = replace_subject(data, strip_override(report.message.subject))
+                report = await self._lint(data, mail_from, rcpts)
+                override = reason
+        except LintFailed as exc:
+            return await finish(451, replies.TEMPFAIL_LINT, f"lint failed: {exc}")
+
+        message = report.message
+        person = self.policy.directory.by_email(mail_from) if mail_from else None
+        decision = self.table.decide(
+            report.verdict, sender=mail_from, department=person.department if person else None, override=override
+        )
+        audit.verdict = report.verdict
+        audit.findings = sorted({f.check for f in report.findings})
+        audit.action = decision.action
+        audit.source = decision.source
+        audit.message_id = (message.header("Message-ID") or "")[:998] if message else None
+        audit.report = report_to_json(report, None, "zh-CN")
+        if decision.override:
+            audit.override_reason = decision.override
+            audit.override_by = audit.auth_user or mail_from
+        link = self.settings.report_url.format(id=audit_id)
+
+        if decision.action == "reject":
+            return await finish(550, replies.reject_reply(report.findings, link, utf8=utf8))
+
+        if decision.action == "hold":
+            entry = QuarantineEntry(
+                mail_from=mail_from,
+                rcpt_to=rcpts,
+                data=data,
+                mail_options=list(envelope.mail_options),
+                audit_id=audit_id,
+                verdict=report.verdict,
+                findings=audit.findings,
+            )
+            try:
+                await asyncio.to_thread(self.store.add_quarantine, entry)
+            except Exception:
+                log.exception("quarantine write failed for %s", audit_id)
+                return await finish(451, replies.TEMPFAIL_STORE, "quarantine write failed")
+            self._report_mail(report, mail_from, decision, link, self.settings.release_url.format(id=entry.id))
+            return await finish(250, f"250 2.0.0 OK: held for review as {entry.id}")
+
+        if txn is None:  # cannot happen: a transaction exists once a recipient was accepted
+            return await finish(451, replies.TEMPFAIL_UPSTREAM, "no upstream transaction")
+        out = data
+        if decision.format:
+            try:
+                out = normalize_line_endings(await self.linter.format(out))
+            except Exception:
+                log.exception("format failed for %s; delivering unformatted", audit_id)
+        if decision.action == "annotate":
+            out = prepend_headers(out, annotation_headers(report.verdict, report.findings, audit_id))
+        reply = await txn.send(out)
+        if not reply.ok:
+            return await finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
+        if decision.action == "advise":
+            self._report_mail(report, mail_from, decision, link, "")
+        return await finish(250, replies.OK_DELIVERED)
+
+    def _report_mail(self, report: Report, mail_from: str, decision: Decision, link: str, release: str) -> None:
+        message = report.message
+        if message is None or not report.findings or not should_report(message, mail_from, self.policy):
+            return
+        if not self.limiter.allow(mail_from):
+            log.info("report mail to %s suppressed by the rate limit", mail_from)
+            return
+        data = build_report_mail(
+            message=message,
+            findings=report.findings,
+            action=decision.action,
+            sender=mail_from,
+            report_from=self.settings.report_from,
+            link=link,
+            release_link=release,
+        )
+        task = asyncio.ensure_future(self._send_report(mail_from, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_report(self, to: str, data: bytes) -> None:
+        reply, _ = await deliver_once(self.report_delivery, self.settings.report_from, [to], data)
+        if not reply.ok:
+            log.warning("report mail to %s not delivered: %s %s", to, reply.code, reply.text)

@@ -1,0 +1,141 @@
+"""The report mail sent to a sender whose message was advised or held (zh-CN, jinja2).
+
+Report mails never loop: none for bounces (null sender), auto-submitted mail, reports (ours or
+anyone's ``multipart/report``), list or bulk mail, or senders outside the internal domains; and
+at most ``report_rate`` per sender per hour.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid
+
+import jinja2
+
+from mailgate.model import Finding, Message
+from mailgate.policy import Policy
+
+REPORT_HEADER = "X-Mailgate-Report"
+
+TEMPLATE = """\
+{{ name or sender }}，您好：
+
+{% if action == "hold" -%}
+您于 {{ date }} 发出的邮件《{{ subject }}》未通过公司邮件规范检查，已暂存待审核，尚未送达收件人。
+管理员审核通过后会放行；您也可以按下列建议修改后重新发送。
+{%- else -%}
+您于 {{ date }} 发出的邮件《{{ subject }}》已送达，但有以下几处可以改进，供下次参考。
+{%- endif %}
+
+{% for f in findings -%}
+{{ loop.index }}. [{{ f.check }}] {{ f.message }}
+{%- if f.suggestion %}
+   建议：{{ f.suggestion }}
+{%- endif %}
+{% endfor %}
+{%- if more %}
+另有 {{ more }} 条问题，见完整报告。
+{% endif %}
+完整报告：{{ link }}
+{%- if action == "hold" %}
+审核与放行：{{ release_link }}
+{%- endif %}
+
+此邮件由邮件规范网关自动发送，请勿直接回复。
+"""
+
+_env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_template = _env.from_string(TEMPLATE)
+MAX_LISTED = 20
+
+
+def should_report(message: Message | None, envelope_from: str, policy: Policy) -> bool:
+    """False for anything that could make a loop or go outside the company."""
+    if not envelope_from or message is None:
+        return False
+    local, _, domain = envelope_from.lower().rpartition("@")
+    if not policy.is_internal(domain):
+        return False
+    if local in {"mailer-daemon", "postmaster", "mailgate", "noreply", "no-reply"}:
+        return False
+    auto = (message.header("Auto-Submitted") or "no").strip().lower()
+    if auto != "no":
+        return False
+    if message.header(REPORT_HEADER) is not None:
+        return False
+    if (message.header("Precedence") or "").strip().lower() in {"bulk", "junk", "list", "auto_reply"}:
+        return False
+    if message.header("List-Id") is not None:
+        return False
+    ctype = (message.header("Content-Type") or "").lower()
+    return "multipart/report" not in ctype
+
+
+class RateLimiter:
+    """At most ``limit`` events per key in any ``window`` seconds (in memory, per relay process)."""
+
+    def __init__(self, limit: int, window: float = 3600.0) -> None:
+        self.limit, self.window = limit, window
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        q = self._events[key.lower()]
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if len(q) >= self.limit:
+            return False
+        q.append(now)
+        return True
+
+
+def _one_line(text: str) -> str:
+    """Decoded header text may hold CR/LF (RFC 2047 tricks): never let it become a header break."""
+    return " ".join(text.split())
+
+
+def build_report_mail(
+    *,
+    message: Message,
+    findings: Sequence[Finding],
+    action: str,
+    sender: str,
+    report_from: str,
+    link: str,
+    release_link: str = "",
+) -> bytes:
+    name = _one_line(message.sender.display_name) if message.sender is not None else ""
+    ranked = sorted(findings, key=lambda f: -f.severity.rank)
+    listed = [
+        {"check": f.check, "message": f.message.get("zh-CN"), "suggestion": f.suggestion.get("zh-CN")}
+        for f in ranked[:MAX_LISTED]
+    ]
+    body = _template.render(
+        name=name,
+        sender=sender,
+        action=action,
+        date=message.header("Date") or "",
+        subject=_one_line(message.subject),
+        findings=listed,
+        more=max(0, len(ranked) - MAX_LISTED),
+        link=link,
+        release_link=release_link,
+    )
+    mail = EmailMessage(policy=SMTP_POLICY)
+    mail["From"] = f"邮件规范网关 <{report_from}>"
+    mail["To"] = sender
+    label = "已暂存待审核" if action == "hold" else "改进建议"
+    mail["Subject"] = f"【邮件规范检查】{label}：{_one_line(message.subject)}"[:200]
+    mail["Date"] = formatdate(localtime=True)
+    mail["Message-ID"] = make_msgid(domain=report_from.rpartition("@")[2] or None)
+    original_id = message.header("Message-ID")
+    if original_id and "\n" not in original_id and "\r" not in original_id:
+        mail["In-Reply-To"] = original_id.strip()
+    mail["Auto-Submitted"] = "auto-generated"
+    mail[REPORT_HEADER] = action
+    mail.set_content(body, charset="utf-8")
+    return bytes(mail)

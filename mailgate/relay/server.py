@@ -1,0 +1,292 @@
+"""The SMTP side: an aiosmtpd ``SMTP`` subclass with limits, and the handler that runs the policy.
+
+Per transaction (SPEC §3, before-queue):
+
+    MAIL    syntax checked (no CR/LF/NUL, no relay tricks)
+    RCPT    client must be in ``client_networks`` or authenticated (else 554 5.7.1); recipient
+            limit (452 4.5.3); the upstream sees MAIL at the first accepted RCPT and each RCPT as
+            it comes, so its per-recipient refusals go straight back to the client
+    DATA    line endings normalised once → lint in a worker → decide → act; 250 only once the
+            upstream said 250 for every accepted recipient, or the message is in the quarantine
+
+A lint crash or any bug of ours answers ``451 4.3.0`` and is logged; nothing internal reaches the
+client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import ssl
+from collections import Counter
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mailgate.relay import replies
+from mailgate.relay.auth import Authenticator
+from mailgate.relay.config import RelaySettings
+from mailgate.relay.pipeline import Pipeline
+from mailgate.relay.upstream import Delivery, Reply, Transaction
+
+log = logging.getLogger("mailgate.relay")
+
+_LOCAL_ATOM = re.compile(r"^[^\s@%!\"\\()<>\[\]:;,]+$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[^\s.@%!\"\\()<>\[\]:;,]{1,63}(?<!-)$")
+
+
+def address_ok(address: str) -> bool:
+    """A plain ``local@domain``: refuses relay tricks (``%``, ``!``, source routes, quoted ``@``,
+    two ``@``, IP literals, a trailing dot), control characters and over-long addresses (HOSTILE 10, 23)."""
+    if len(address) > 254 or any(c in address for c in "\r\n\x00"):
+        return False
+    local, sep, domain = address.rpartition("@")
+    if not sep or not local or not domain or not _LOCAL_ATOM.match(local):
+        return False
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return False
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(_DOMAIN_LABEL.match(label) for label in labels)
+
+
+class ConnectionLimits:
+    """Counts open connections, in total and per client address."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total_limit, self.per_client_limit = total, per_client
+        self.by_client: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_client.values())
+
+    def admit(self, client: str) -> bool:
+        if self.total_limit and self.total >= self.total_limit:
+            return False
+        if self.per_client_limit and self.by_client[client] >= self.per_client_limit:
+            return False
+        self.by_client[client] += 1
+        return True
+
+    def release(self, client: str) -> None:
+        self.by_client[client] -= 1
+        if self.by_client[client] <= 0:
+            del self.by_client[client]
+
+
+class RelayEnvelope(Envelope):
+    def __init__(self) -> None:
+        super().__init__()
+        self.upstream: Transaction | None = None
+        self.upstream_refusal: Reply | None = None
+
+
+class RelaySMTP(SMTP):
+    """aiosmtpd's SMTP with connection caps, a DATA deadline and our envelope."""
+
+    def __init__(self, handler: RelayHandler, *, settings: RelaySettings, limits: ConnectionLimits, **kw: Any):
+        super().__init__(handler, **kw)
+        self.settings = settings
+        self.limits = limits
+        self._admitted: str | None = None
+        self._refused = False
+
+    def _create_envelope(self) -> Envelope:
+        return RelayEnvelope()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is None and self._admitted is None:  # not the STARTTLS re-entry
+            peer = transport.get_extra_info("peername")
+            client = str(peer[0]) if peer else "?"
+            if not self.limits.admit(client):
+                log.warning("%s refused: too many connections", client)
+                self._refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(replies.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+                transport.close()
+                return
+            self._admitted = client
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        if self._admitted is not None:
+            self.limits.release(self._admitted)
+            self._admitted = None
+        envelope = self.envelope
+        if isinstance(envelope, RelayEnvelope) and envelope.upstream is not None:
+            txn, envelope.upstream = envelope.upstream, None
+            self.event_handler.spawn(txn.abort())
+        super().connection_lost(error)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # One deadline for the whole upload (aiosmtpd does not reset its timer per DATA line);
+        # the handler extends it once the data is in, for linting and the upstream.
+        self._reset_timeout(self.settings.data_timeout)
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            if self.transport is not None:
+                self._reset_timeout(self.settings.command_timeout)
+
+    def extend_timeout(self, seconds: float) -> None:
+        self._reset_timeout(seconds)
+
+
+class RelayHandler:
+    """aiosmtpd handler hooks: who may send, where the transaction goes, what the policy says."""
+
+    def __init__(self, settings: RelaySettings, delivery: Delivery, pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.delivery = delivery
+        self.pipeline = pipeline
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def may_relay(self, session: Session) -> bool:
+        if session.authenticated:
+            return True
+        peer = session.peer
+        if not peer:
+            return False
+        host = peer[0] if isinstance(peer, tuple) else str(peer)
+        try:
+            ip = ipaddress.ip_address(str(host).split("%")[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.settings.client_networks)
+
+    async def handle_MAIL(
+        self, server: RelaySMTP, session: Session, envelope: RelayEnvelope, address: str, options: list[str]
+    ) -> str:
+        if address and not address_ok(address):
+            return replies.BAD_SENDER
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self, server: RelaySMTP, session: Session, envelope: RelayEnvelope, address: str, options: list[str]
+    ) -> str:
+        if not self.may_relay(session):
+            log.warning("%s relay denied for %s", session.peer, address)
+            return replies.RELAY_DENIED
+        if not address_ok(address):
+            return replies.BAD_ADDRESS
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return replies.TOO_MANY_RCPTS
+        if envelope.upstream_refusal is not None:
+            r = envelope.upstream_refusal
+            return replies.passed_back(r.code, r.text)
+        if envelope.upstream is None:
+            txn = self.delivery.transaction()
+            began = await txn.begin(envelope.mail_from or "", envelope.mail_options)
+            if not began.ok:
+                await txn.abort()
+                envelope.upstream_refusal = began
+                return replies.passed_back(began.code, began.text)
+            envelope.upstream = txn
+        reply = await envelope.upstream.add_recipient(address)
+        if not reply.ok:
+            return replies.passed_back(reply.code, reply.text)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_RSET(self, server: RelaySMTP, session: Session, envelope: RelayEnvelope) -> str:
+        # aiosmtpd already gave the session a fresh envelope; the old transaction died with it.
+        return "250 2.0.0 OK"
+
+    async def handle_DATA(self, server: RelaySMTP, session: Session, envelope: RelayEnvelope) -> str:
+        server.extend_timeout(self.pipeline.processing_timeout(len(envelope.original_content or b"")))
+        txn = envelope.upstream
+        try:
+            return await self.pipeline.process(session, envelope, txn)
+        except Exception:
+            log.exception("%s relay failure", session.peer)
+            return replies.TEMPFAIL_LINT
+        finally:
+            envelope.upstream = None
+            if txn is not None:
+                self.spawn(txn.abort())
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("SMTP session error", exc_info=error)
+        return replies.TEMPFAIL_LINT
+
+
+def tls_context(settings: RelaySettings) -> ssl.SSLContext | None:
+    if not settings.tls_cert or not settings.tls_key:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return ctx
+
+
+def make_protocol_factory(
+    settings: RelaySettings, handler: RelayHandler, limits: ConnectionLimits
+) -> Any:
+    ctx = tls_context(settings)
+    authenticator = Authenticator(settings.users) if ctx is not None and settings.users else None
+    junk = settings.junk_command_limit
+    call_limit = {"NOOP": junk, "RSET": junk, "VRFY": junk, "EXPN": junk, "HELP": junk, "*": 100_000}
+
+    def factory() -> RelaySMTP:
+        return RelaySMTP(
+            handler,
+            settings=settings,
+            limits=limits,
+            data_size_limit=settings.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=settings.hostname,
+            ident="mailgate",
+            tls_context=ctx,
+            timeout=settings.command_timeout,
+            auth_require_tls=True,
+            authenticator=authenticator,
+            command_call_limit=call_limit,
+        )
+
+    return factory
+
+
+class Relay:
+    """A running relay: ``await relay.start()``, ``relay.port``, ``await relay.stop()``."""
+
+    def __init__(self, settings: RelaySettings, delivery: Delivery, pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.handler = RelayHandler(settings, delivery, pipeline)
+        self.pipeline = pipeline
+        self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_client)
+        self._server: asyncio.AbstractServer | None = None
+        self.port = settings.port
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        factory = make_protocol_factory(self.settings, self.handler, self.limits)
+        self._server = await loop.create_server(factory, host=self.settings.host, port=self.settings.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("relay listening on %s:%s, delivering to %s", self.settings.host, self.port,
+                 self.handler.delivery.description)  # fmt: skip
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        await self.handler.drain()
+        await self.pipeline.drain()

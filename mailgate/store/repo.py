@@ -1,0 +1,103 @@
+"""Repository functions over the tables. Every write commits before it returns (durable)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from mailgate.errors import ConfigError
+from mailgate.store.models import AuditEntry, Base, OutboxEntry, QuarantineEntry, utcnow
+
+DEFAULT_URL = "sqlite:///mailgate.db"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # the relay writes while the CLI reads
+    cur.execute("PRAGMA synchronous=FULL")  # a 250 promises the message survives a power cut
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+class Store:
+    def __init__(self, url: str = DEFAULT_URL) -> None:
+        try:
+            self.engine: Engine = create_engine(url)
+        except Exception as exc:  # bad URL or missing driver
+            raise ConfigError(f"[storage] url {url!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _add(self, row: Any) -> Any:
+        with self._session() as s, s.begin():
+            s.add(row)
+        return row
+
+    # -- audit ---------------------------------------------------------------
+    def add_audit(self, entry: AuditEntry) -> AuditEntry:
+        return self._add(entry)
+
+    def audit(self, limit: int = 100) -> Sequence[AuditEntry]:
+        with self._session() as s:
+            return s.scalars(select(AuditEntry).order_by(AuditEntry.at.desc()).limit(limit)).all()
+
+    def get_audit(self, audit_id: str) -> AuditEntry | None:
+        with self._session() as s:
+            return s.get(AuditEntry, audit_id)
+
+    # -- outbox --------------------------------------------------------------
+    def add_outbox(
+        self, mail_from: str, rcpt_to: Sequence[str], data: bytes, *, kind: str = "mail", audit_id: str | None = None
+    ) -> OutboxEntry:
+        return self._add(
+            OutboxEntry(mail_from=mail_from, rcpt_to=list(rcpt_to), data=data, kind=kind, audit_id=audit_id)
+        )
+
+    def outbox(self, limit: int = 100, kind: str | None = None) -> Sequence[OutboxEntry]:
+        q = select(OutboxEntry).order_by(OutboxEntry.at.desc()).limit(limit)
+        if kind is not None:
+            q = q.where(OutboxEntry.kind == kind)
+        with self._session() as s:
+            return s.scalars(q).all()
+
+    def get_outbox(self, entry_id: str) -> OutboxEntry | None:
+        with self._session() as s:
+            return s.get(OutboxEntry, entry_id)
+
+    # -- quarantine ----------------------------------------------------------
+    def add_quarantine(self, entry: QuarantineEntry) -> QuarantineEntry:
+        return self._add(entry)
+
+    def quarantine(self, status: str | None = "held", limit: int = 100) -> Sequence[QuarantineEntry]:
+        q = select(QuarantineEntry).order_by(QuarantineEntry.at.desc()).limit(limit)
+        if status is not None:
+            q = q.where(QuarantineEntry.status == status)
+        with self._session() as s:
+            return s.scalars(q).all()
+
+    def get_quarantine(self, entry_id: str) -> QuarantineEntry | None:
+        with self._session() as s:
+            return s.get(QuarantineEntry, entry_id)
+
+    def settle_quarantine(self, entry_id: str, status: str, by: str) -> bool:
+        """Move a held message to ``released`` or ``discarded``; False when it was not held."""
+        if status not in {"released", "discarded"}:
+            raise ValueError(f"bad quarantine status {status!r}")
+        now: dt.datetime = utcnow()
+        with self._session() as s, s.begin():
+            res = s.execute(
+                update(QuarantineEntry)
+                .where(QuarantineEntry.id == entry_id, QuarantineEntry.status == "held")
+                .values(status=status, decided_at=now, decided_by=by)
+            )
+            return bool(getattr(res, "rowcount", 0))

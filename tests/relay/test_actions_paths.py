@@ -1,0 +1,218 @@
+"""Each action of SPEC §3 over a real SMTP conversation."""
+
+from __future__ import annotations
+
+import email
+import smtplib
+from collections.abc import Callable
+
+import pytest
+
+from mailgate.lint import lint_bytes
+from mailgate.relay.testing import CaptureSink
+from tests.relay.conftest import (
+    FAIL_EML,
+    PASS_EML,
+    PASS_RCPTS,
+    SENDER,
+    WARN_EML,
+    WARN_RCPTS,
+    Harness,
+    example,
+)
+
+
+def send(port: int, data: bytes, rcpts: list[str], sender: str = SENDER, **kw: object) -> dict[str, tuple[int, bytes]]:
+    """smtplib conversation; the example files have LF endings, the wire has CRLF."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as c:
+        return c.sendmail(sender, rcpts, crlf(data), **kw)  # type: ignore[arg-type]
+
+
+def crlf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def mails(sink: CaptureSink, report: bool = False) -> list[email.message.Message]:
+    out = [email.message_from_bytes(m.data) for m in sink.messages]
+    return [m for m in out if (m.get("X-Mailgate-Report") is not None) == report]
+
+
+def test_pass_is_delivered_unchanged(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    data = example(PASS_EML)
+    assert send(h.port, data, PASS_RCPTS) == {}
+    assert len(sink.messages) == 1
+    got = sink.messages[0]
+    assert got.data == crlf(data)
+    assert got.rcpt_tos == PASS_RCPTS and got.mail_from == SENDER
+    [audit] = h.store.audit()
+    assert (audit.verdict, audit.action, audit.smtp_code, audit.sender) == ("pass", "deliver", 250, SENDER)
+    assert audit.recipients == PASS_RCPTS and audit.latency_ms > 0
+
+
+def test_fail_is_rejected_with_ascii_findings(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        send(h.port, example(FAIL_EML), PASS_RCPTS)
+    assert err.value.smtp_code == 550
+    text = err.value.smtp_error
+    assert text.isascii()
+    lines = text.decode().split("\n")
+    assert all(line.startswith("5.7.1 ") for line in lines)
+    assert any("[action-items]" in line and "fix:" in line for line in lines)
+    [audit] = h.store.audit()
+    assert lines[-1] == f"5.7.1 Full report: http://127.0.0.1:8025/reports/{audit.id}"
+    assert (audit.verdict, audit.action, audit.smtp_code) == ("fail", "reject", 550)
+    assert "action-items" in audit.findings and audit.report is not None
+    assert sink.messages == []
+
+
+def test_reject_is_chinese_for_smtputf8_clients(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        send(h.port, example(FAIL_EML), PASS_RCPTS, mail_options=["SMTPUTF8"])
+    text = err.value.smtp_error.decode("utf-8")
+    assert err.value.smtp_code == 550
+    assert "邮件未发送" in text and "[action-items]" in text and "建议" in text
+    assert all(len(line.encode()) < 512 for line in text.split("\n"))
+
+
+def test_reject_lists_at_most_ten_findings(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    bad = crlf(
+        "From: 李娜 <lina@demo.example.cn>\nTo: x@demo.example.cn, x@demo.example.cn\nSubject: 急\n"
+        "Date: Wed, 18 Nov 2026 10:00:00 +0800\n\n据说 听说 网传 可能 也许 大概 尽快 一些 若干！！？？ 见附件\n"
+        "增长 30% 密码：abc123 垃圾 是不是傻\n".encode()
+    )
+    n = len(lint_bytes(bad, h.policy).findings)
+    assert n > 10
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        send(h.port, bad, ["x@demo.example.cn"])
+    lines = err.value.smtp_error.decode().split("\n")
+    assert sum(1 for line in lines if line.startswith("5.7.1 [")) == 10
+    assert f"{n - 10} more in the full report" in err.value.smtp_error.decode()
+
+
+def test_warn_is_advised_with_a_report_mail(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    assert send(h.port, example(WARN_EML), WARN_RCPTS) == {}
+    assert h.wait_for(lambda: len(sink.messages) == 2)
+    [delivered] = mails(sink)
+    assert delivered.get("X-Mailgate-Verdict") is None
+    [report] = mails(sink, report=True)
+    report_env = next(m for m in sink.messages if b"X-Mailgate-Report" in m.data)
+    assert report_env.rcpt_tos == [SENDER]
+    assert report["Auto-Submitted"] == "auto-generated"
+    body = report.get_payload(decode=True).decode("utf-8")
+    assert "action-item-deadline" in body and "建议" in body and "完整报告" in body
+    [audit] = h.store.audit()
+    assert (audit.verdict, audit.action) == ("warn", "advise")
+
+
+def test_report_mails_are_rate_limited(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay(relay={"report_rate": 1})
+    for _ in range(3):
+        send(h.port, example(WARN_EML), WARN_RCPTS)
+    assert h.wait_for(lambda: len(sink.messages) >= 4)
+    h.wait_for(lambda: False, timeout=0.3)
+    assert len(mails(sink)) == 3 and len(mails(sink, report=True)) == 1
+
+
+def test_no_report_mail_for_auto_submitted(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    data = b"Auto-Submitted: auto-replied\r\n" + crlf(example(WARN_EML))
+    send(h.port, data, WARN_RCPTS)
+    h.wait_for(lambda: False, timeout=0.5)
+    assert len(sink.messages) == 1 and not mails(sink, report=True)
+
+
+def test_annotate_adds_headers(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay(policy={"warn": "annotate"})
+    forged = b"X-Mailgate-Verdict: pass\r\n" + crlf(example(WARN_EML))
+    send(h.port, forged, WARN_RCPTS)
+    [m] = mails(sink)
+    [audit] = h.store.audit()
+    assert m.get_all("X-Mailgate-Verdict") == [f"warn; id={audit.id}"]
+    assert "action-item-deadline" in m["X-Mailgate-Findings"]
+    assert audit.action == "annotate"
+    assert not mails(sink, report=True)
+
+
+def test_monitor_delivers_and_logs_only(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay(policy={"fail": "monitor"})
+    send(h.port, example(FAIL_EML), PASS_RCPTS)
+    h.wait_for(lambda: False, timeout=0.3)
+    assert len(sink.messages) == 1 and sink.messages[0].data == crlf(example(FAIL_EML))
+    [audit] = h.store.audit()
+    assert (audit.verdict, audit.action, audit.source) == ("fail", "monitor", "policy")
+
+
+def test_department_and_sender_layers(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    person = start_relay().policy.directory.by_email(SENDER)
+    assert person is not None
+    h = start_relay(
+        policy={"departments": {person.department: {"fail": "monitor"}}, "senders": {"other@demo.example.cn": {}}}
+    )
+    send(h.port, example(FAIL_EML), PASS_RCPTS)
+    [audit] = h.store.audit()
+    assert (audit.action, audit.source) == ("monitor", f"department:{person.department}")
+
+
+def test_hold_stores_in_quarantine(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay(policy={"fail": "hold"})
+    with smtplib.SMTP("127.0.0.1", h.port) as c:
+        c.ehlo()
+        c.mail(SENDER)
+        for r in PASS_RCPTS:
+            c.rcpt(r)
+        code, msg = c.data(crlf(example(FAIL_EML)))
+    assert code == 250 and b"held for review" in msg
+    [held] = h.store.quarantine()
+    assert held.rcpt_to == PASS_RCPTS and held.data == crlf(example(FAIL_EML))
+    assert "action-items" in held.findings
+    assert h.wait_for(lambda: len(sink.messages) == 1)
+    [report] = mails(sink, report=True)
+    assert "暂存" in report.get_payload(decode=True).decode("utf-8")
+    assert not mails(sink)
+
+
+def test_override_delivers_a_rejected_mail(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    data = crlf(example(FAIL_EML)).replace(
+        "Subject: 【通知】本周六办公区电力检修安排通知".encode(),
+        "Subject: 【通知】本周六办公区电力检修安排通知 [override: 客户今天必须收到]".encode(),
+    )
+    assert b"override" in data
+    assert send(h.port, data, PASS_RCPTS) == {}
+    [m] = mails(sink)
+    from email.header import decode_header, make_header
+
+    subject = str(make_header(decode_header(m["Subject"])))
+    assert subject == "【通知】本周六办公区电力检修安排通知"
+    [audit] = h.store.audit()
+    assert (audit.verdict, audit.action, audit.override_reason, audit.override_by) == (
+        "fail", "deliver", "客户今天必须收到", SENDER
+    )
+
+
+def test_format_applies_safe_fixes(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay(policy={"format": True})
+    data = example("typography/bad.eml")
+    before = lint_bytes(data, h.policy)
+    assert any(f.check == "typography" and f.fix for f in before.findings)
+    rcpts = [a.email for a in before.message.recipients] if before.message else []
+    send(h.port, data, rcpts)
+    [got] = sink.messages
+    assert got.data != crlf(data)
+    after = lint_bytes(got.data, h.policy)
+    assert len([f for f in after.findings if f.check == "typography"]) < len(
+        [f for f in before.findings if f.check == "typography"]
+    )
+
+
+def test_outbox_when_no_upstream(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay(upstream=False)
+    assert send(h.port, example(PASS_EML), PASS_RCPTS) == {}
+    [entry] = h.store.outbox()
+    assert entry.kind == "mail" and entry.rcpt_to == PASS_RCPTS and entry.data == crlf(example(PASS_EML))
+    assert sink.messages == []
