@@ -17,7 +17,8 @@ $(BIN)/mailgate: pyproject.toml
 install: $(BIN)/mailgate
 
 run: install
-	$(BIN)/mailgate serve $(if $(wildcard $(CONFIG)),--config $(CONFIG))
+	# ./mailgate.toml when present, else the demo organisation the check examples use (demo.example.cn)
+	$(BIN)/mailgate serve --config $(if $(wildcard $(CONFIG)),$(CONFIG),checks/examples/mailgate.toml)
 
 test: install lint typecheck
 	$(BIN)/pytest -q
