@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from mailgate.model import Finding
+from mailgate.model import Finding, Severity
 
 MAX_FINDINGS = 10
 MAX_LINE = 400  # octets of text per reply line (512 with the code, leaving room)
@@ -43,9 +43,13 @@ def multiline(code: int, lines: Sequence[str], *, utf8: bool = False) -> str:
 
 
 def reject_reply(findings: Sequence[Finding], link: str, *, utf8: bool) -> str:
-    """``550 5.7.1``: one line per finding (errors first, at most 10), then the report link."""
+    """``550 5.7.1``: one line per error or warning (errors first, at most 10), then the report link.
+
+    Info findings (typography, layout, signature) stay in the full report: the client's
+    bounce dialog is for what blocks the mail.
+    """
     locale = "zh-CN" if utf8 else "en"
-    ranked = sorted(findings, key=lambda f: -f.severity.rank)
+    ranked = sorted((f for f in findings if f.severity is not Severity.INFO), key=lambda f: -f.severity.rank)
     head = "邮件未发送：不符合公司邮件规范，请修改后重发" if utf8 else "Message not sent: it breaks the mail rules"
     lines = [f"5.7.1 {head}"]
     for f in ranked[:MAX_FINDINGS]:
@@ -53,8 +57,8 @@ def reject_reply(findings: Sequence[Finding], link: str, *, utf8: bool) -> str:
         sug = f.suggestion.get(locale)
         sep = "；建议：" if utf8 else "; fix: "
         lines.append(f"5.7.1 [{f.check}] {msg}{sep + sug if sug else ''}")
-    if len(ranked) > MAX_FINDINGS:
-        more = len(ranked) - MAX_FINDINGS
+    more = len(findings) - min(len(ranked), MAX_FINDINGS)
+    if more > 0:
         lines.append(f"5.7.1 另有 {more} 条问题见完整报告" if utf8 else f"5.7.1 {more} more in the full report")
     override = "确需发送时，在主题末尾加上 [override: 理由] 后重发" if utf8 else (
         "To send it anyway, resend with [override: reason] at the end of the subject"

@@ -158,3 +158,10 @@ def test_passwords() -> None:
     h = hash_password("s3cret", iterations=1000)
     assert verify_password("s3cret", h) and not verify_password("nope", h) and not verify_password("x", "garbage")
     assert isinstance(Authenticator({"Alice": h}).users["alice"], str)
+
+
+def test_reject_reply_leaves_info_findings_to_the_report() -> None:
+    reply = reject_reply([finding(1), finding(2, Severity.INFO), finding(3, Severity.INFO)], "http://r/1", utf8=False)
+    assert "[check-1]" in reply
+    assert "[check-2]" not in reply and "[check-3]" not in reply
+    assert "2 more in the full report" in reply
