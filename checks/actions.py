@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from checks.fixes import add_to_cc
 from checks.sections import ActionItem, SectionInfo, sections_of
+from checks.text import shorten
 from mailgate.context import Context
 from mailgate.directory import Directory, Person
 from mailgate.model import Applicability, Edit, Finding, Fix, Message, Text
@@ -463,11 +464,6 @@ def _item_label(info: ItemInfo, index: int) -> tuple[str, str]:
     return f"第{n}条行动项", f"action item {n}"
 
 
-def _excerpt(text: str, limit: int = 24) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _example_owner(msg: Message, ctx: Context) -> str:
     """A plausible owner for examples: the first To recipient known to the directory."""
     for addr in (*msg.to, *msg.cc):
@@ -578,7 +574,7 @@ def action_items(msg: Message, ctx: Context) -> Iterator[Finding]:
         )
         return
     if action.trailing_start is not None and action.trailing_end is not None:
-        after = _excerpt(msg.new_text[action.trailing_start : action.trailing_end])
+        after = shorten(msg.new_text[action.trailing_start : action.trailing_end])
         yield ctx.finding(
             message=Text(
                 f"行动项不在正文结尾：其后还有正文“{after}”",
@@ -664,8 +660,8 @@ def action_item_owner(msg: Message, ctx: Context) -> Iterator[Finding]:
             continue
         yield ctx.finding(
             message=Text(
-                f"{label_zh}“{_excerpt(info.item.text)}”没有负责人",
-                f"{label_en} ({_excerpt(info.item.text)!r}) names no owner",
+                f"{label_zh}“{shorten(info.item.text)}”没有负责人",
+                f"{label_en} ({shorten(info.item.text)!r}) names no owner",
             ),
             suggestion=Text(
                 f"在该条中写明负责人，如“负责人：{example}”", f"name the owner in the item, e.g. 'Owner: {example}'"
@@ -780,8 +776,8 @@ def action_item_deadline(msg: Message, ctx: Context) -> Iterator[Finding]:
         at = _insertion_point(text, info.item.content_start, info.item.end)
         yield ctx.finding(
             message=Text(
-                f"{label_zh}“{_excerpt(info.item.text)}”没有截止时间",
-                f"{label_en} ({_excerpt(info.item.text)!r}) has no deadline",
+                f"{label_zh}“{shorten(info.item.text)}”没有截止时间",
+                f"{label_en} ({shorten(info.item.text)!r}) has no deadline",
             ),
             suggestion=Text(f"在该条末尾加上“；截止时间：{dl_zh}”", f"add a deadline to the item, e.g. {dl_en!r}"),
             field="body",

@@ -15,6 +15,7 @@ from functools import lru_cache
 from itertools import islice
 
 from checks.sections import Bullet, NumberedList, SectionInfo, format_marker, sections_of
+from checks.text import shorten
 from mailgate.context import Context
 from mailgate.model import Applicability, Edit, Finding, Fix, Message, Text
 from mailgate.registry import CheckSpec, Params, check
@@ -27,11 +28,6 @@ MAX_FIX_EDITS = 500  # a renumbering or bullet fix with more edits than this is 
 def non_space_chars(text: str) -> int:
     """Characters that are not whitespace (the unit of every SPEC threshold)."""
     return len("".join(text.split()))
-
-
-def _excerpt(text: str, limit: int = 24) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 # ---------------------------------------------------------------------------
@@ -197,8 +193,8 @@ def body_numbered(msg: Message, ctx: Context) -> Iterator[Finding]:
                     f"({chars} characters need numbered points)",
                 ),
                 suggestion=Text(
-                    f"把项目符号改为编号：1. {_excerpt(first.text)} 2. …",
-                    f"number the points instead: 1. {_excerpt(first.text)} 2. …",
+                    f"把项目符号改为编号：1. {shorten(first.text)} 2. …",
+                    f"number the points instead: 1. {shorten(first.text)} 2. …",
                 ),
                 field="body",
                 start=first.marker_start,
@@ -214,8 +210,8 @@ def body_numbered(msg: Message, ctx: Context) -> Iterator[Finding]:
                     f"{params.min_items} points",
                 ),
                 suggestion=Text(
-                    f"按要点拆分为编号条目，例如：1. {_excerpt(text[start:end])} 2. …",
-                    f"split it into numbered points, e.g. 1. {_excerpt(text[start:end])} 2. …",
+                    f"按要点拆分为编号条目，例如：1. {shorten(text[start:end])} 2. …",
+                    f"split it into numbered points, e.g. 1. {shorten(text[start:end])} 2. …",
                 ),
                 field="body",
                 start=start,
@@ -535,8 +531,8 @@ def body_layout(msg: Message, ctx: Context) -> Iterator[Finding]:
                 f"a paragraph of {n} characters (over {params.max_paragraph_chars})",
             ),
             suggestion=Text(
-                f"按要点拆分为几段或编号条目，从「{_excerpt(text[s:e], 16)}」开始",
-                f"split the paragraph starting {_excerpt(text[s:e], 16)!r} into points",
+                f"按要点拆分为几段或编号条目，从「{shorten(text[s:e], 16)}」开始",
+                f"split the paragraph starting {shorten(text[s:e], 16)!r} into points",
             ),
             field="body",
             start=s,
