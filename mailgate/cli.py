@@ -111,41 +111,24 @@ def _config_path(args: argparse.Namespace) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
     import logging
-    import signal
 
-    from mailgate.relay import build_relay, relay_settings
+    from mailgate.relay import relay_settings
+    from mailgate.serve import run_relay, supervise
 
     policy = _policy(args)
     settings = relay_settings(policy, config_path=_config_path(args))
+    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("mailgate").setLevel(logging.INFO)
-    relay = build_relay(policy, settings=settings)
-    linter = relay.pipeline.linter
-    if hasattr(linter, "warm"):
-        print(f"mailgate: starting {settings.worker_count} lint worker(s)…", file=sys.stderr)
-        linter.warm()
     if not args.relay_only:
         print("mailgate: the HTTP API and web pages are not built yet; serving the SMTP relay only", file=sys.stderr)
-
-    async def run() -> None:
-        await relay.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        print("mailgate: stopping", file=sys.stderr)
-        await relay.stop()
-
+    if settings.process_count > 1:
+        return supervise(settings, getattr(args, "locale", None))
     try:
-        asyncio.run(run())
+        run_relay(policy, settings)
     except OSError as exc:
         print(f"mailgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    finally:
-        linter.close()
-        relay.pipeline.store.close()
     return EXIT_OK
 
 

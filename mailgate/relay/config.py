@@ -53,7 +53,13 @@ class RelaySettings:
     tls_cert: str | None = None
     tls_key: str | None = None
     users: Mapping[str, str] = field(default_factory=dict)  # login -> pbkdf2 hash (see relay.auth)
-    workers: int = 0  # lint processes; 0 = one per core
+    workers: int = 0  # lint processes per server process; 0 = one per core
+    processes: int = 1  # SMTP server processes sharing the port (SO_REUSEPORT); 0 = one per core
+    auth_fail_delay: float = 1.0  # seconds added per failed AUTH of a client (HOSTILE 18)
+    auth_max_failures: int = 10  # failed AUTHs per client within auth_lockout before a lockout
+    auth_lockout: float = 900.0  # seconds a locked-out client is refused AUTH
+    data_idle_timeout: float = 60.0  # longest silence inside DATA (HOSTILE 15)
+    min_data_rate: int = 1024  # bytes/s; the DATA deadline is max(data_timeout, size limit / rate)
     report_url: str = "http://127.0.0.1:8025/reports/{id}"  # {id}: the audit id
     release_url: str = "http://127.0.0.1:8025/quarantine/{id}"  # {id}: the quarantine id
     report_from: str = "mailgate@localhost"
@@ -63,7 +69,11 @@ class RelaySettings:
 
     @property
     def worker_count(self) -> int:
-        return self.workers or os.cpu_count() or 1
+        return self.workers or max(1, (os.cpu_count() or 1) // self.process_count)
+
+    @property
+    def process_count(self) -> int:
+        return self.processes or os.cpu_count() or 1
 
 
 _INT_KEYS = (
@@ -73,9 +83,19 @@ _INT_KEYS = (
     "max_connections_per_client",
     "junk_command_limit",
     "workers",
+    "processes",
     "report_rate",
+    "auth_max_failures",
+    "min_data_rate",
 )
-_FLOAT_KEYS = ("command_timeout", "data_timeout", "lint_timeout")
+_FLOAT_KEYS = (
+    "command_timeout",
+    "data_timeout",
+    "lint_timeout",
+    "auth_fail_delay",
+    "auth_lockout",
+    "data_idle_timeout",
+)
 
 
 def relay_settings(policy: Policy, *, config_path: str | None = None) -> RelaySettings:
@@ -145,4 +165,6 @@ def relay_settings(policy: Policy, *, config_path: str | None = None) -> RelaySe
         values["report_from"] = str(raw["report_from"])
     elif policy.internal_domains:
         values["report_from"] = f"mailgate@{policy.internal_domains[0]}"
+    if values.get("processes", 1) != 1 and values.get("port", 2525) == 0:
+        raise ConfigError("[relay] processes > 1 needs a fixed port in listen")
     return RelaySettings(**values)

@@ -21,7 +21,7 @@ import logging
 import re
 import ssl
 from collections import Counter
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -76,6 +76,39 @@ class ConnectionLimits:
             del self.by_client[client]
 
 
+class AuthGuard:
+    """Failed AUTH per client: a delay that grows with each failure, then a lockout (HOSTILE 18)."""
+
+    MAX_DELAY = 10.0
+
+    def __init__(self, delay: float, max_failures: int, lockout: float) -> None:
+        self.delay, self.max_failures, self.lockout = delay, max_failures, lockout
+        self.failures: dict[str, list[float]] = {}
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        recent = [t for t in self.failures.get(client, []) if now - t < self.lockout]
+        if recent:
+            self.failures[client] = recent
+        else:
+            self.failures.pop(client, None)
+        return recent
+
+    def locked(self, client: str, now: float) -> bool:
+        return bool(self.max_failures) and len(self._recent(client, now)) >= self.max_failures
+
+    def failed(self, client: str, now: float) -> float:
+        """Record a failure; the seconds to wait before answering it."""
+        recent = self._recent(client, now)
+        recent.append(now)
+        self.failures[client] = recent
+        if len(self.failures) > 10_000:  # bounded memory under a distributed attack
+            self.failures.pop(next(iter(self.failures)))
+        return min(self.delay * len(recent), self.MAX_DELAY)
+
+    def succeeded(self, client: str) -> None:
+        self.failures.pop(client, None)
+
+
 class RelayEnvelope(Envelope):
     def __init__(self) -> None:
         super().__init__()
@@ -86,12 +119,23 @@ class RelayEnvelope(Envelope):
 class RelaySMTP(SMTP):
     """aiosmtpd's SMTP with connection caps, a DATA deadline and our envelope."""
 
-    def __init__(self, handler: RelayHandler, *, settings: RelaySettings, limits: ConnectionLimits, **kw: Any):
+    def __init__(
+        self,
+        handler: RelayHandler,
+        *,
+        settings: RelaySettings,
+        limits: ConnectionLimits,
+        auth_guard: AuthGuard,
+        **kw: Any,
+    ):
         super().__init__(handler, **kw)
         self.settings = settings
         self.limits = limits
+        self.auth_guard = auth_guard
         self._admitted: str | None = None
         self._refused = False
+        self._last_read = 0.0
+        self._idle_handle: asyncio.TimerHandle | None = None
 
     def _create_envelope(self) -> Envelope:
         return RelayEnvelope()
@@ -110,9 +154,14 @@ class RelaySMTP(SMTP):
             self._admitted = client
         super().connection_made(transport)
 
+    def data_received(self, data: bytes) -> None:
+        self._last_read = self.loop.time()
+        super().data_received(data)
+
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        self._stop_idle_watch()
         if self._admitted is not None:
             self.limits.release(self._admitted)
             self._admitted = None
@@ -122,17 +171,96 @@ class RelaySMTP(SMTP):
             self.event_handler.spawn(txn.abort())
         super().connection_lost(error)
 
+    # -- improper pipelining (HOSTILE 16) ----------------------------------------------------------
+    # PIPELINING is not advertised, so a client must wait for each reply. Bytes already buffered
+    # when one of these commands is read mean it did not (a whole transaction in one packet, sent
+    # before the greeting or before 354): answer 503 and hang up rather than risk a desync.
+
+    async def _improper_pipelining(self) -> bool:
+        if not self._reader._buffer:  # type: ignore[attr-defined]
+            return False
+        log.warning("%s improper pipelining", self.session.peer if self.session else "?")
+        await self.push(replies.IMPROPER_PIPELINING)
+        if self.transport is not None:
+            self.transport.close()
+        return True
+
+    async def smtp_HELO(self, arg: str) -> None:
+        if not await self._improper_pipelining():
+            await super().smtp_HELO(arg)
+
+    async def smtp_EHLO(self, arg: str) -> None:
+        if not await self._improper_pipelining():
+            await super().smtp_EHLO(arg)
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        if not await self._improper_pipelining():
+            await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        if not await self._improper_pipelining():
+            await super().smtp_RCPT(arg)
+
+    # -- AUTH: growing delay and lockout per client (HOSTILE 18) ------------------------------------
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if await self._improper_pipelining():
+            return
+        if self._admitted is not None and self.auth_guard.locked(self._admitted, self.loop.time()):
+            log.warning("%s AUTH refused: locked out after repeated failures", self._admitted)
+            await self.push(replies.AUTH_LOCKED)
+            return
+        await super().smtp_AUTH(arg)
+
+    async def push(self, status: AnyStr) -> None:
+        if self._admitted is not None and isinstance(status, str):
+            if status.startswith("535"):
+                await asyncio.sleep(self.auth_guard.failed(self._admitted, self.loop.time()))
+            elif status.startswith("235"):
+                self.auth_guard.succeeded(self._admitted)
+        await super().push(status)
+
+    # -- DATA: an idle timeout per read and a deadline for the whole upload (HOSTILE 15) -------------
+
     async def smtp_DATA(self, arg: str) -> None:
-        # One deadline for the whole upload (aiosmtpd does not reset its timer per DATA line);
-        # the handler extends it once the data is in, for linting and the upstream.
-        self._reset_timeout(self.settings.data_timeout)
+        if await self._improper_pipelining():
+            return
+        # aiosmtpd does not reset its timer per DATA line: one deadline for the whole upload, sized
+        # so that a full-size message at the minimum rate fits, plus a watchdog for silence.
+        s = self.settings
+        self._reset_timeout(max(s.data_timeout, s.max_message_bytes / max(s.min_data_rate, 1)))
+        self._last_read = self.loop.time()
+        self._idle_handle = self.loop.call_later(s.data_idle_timeout, self._idle_check)
         try:
             await super().smtp_DATA(arg)
         finally:
+            self._stop_idle_watch()
             if self.transport is not None:
                 self._reset_timeout(self.settings.command_timeout)
 
+    def _idle_check(self) -> None:
+        self._idle_handle = None
+        if self.transport is None:
+            return
+        idle = self.loop.time() - self._last_read
+        limit = self.settings.data_idle_timeout
+        if idle < limit:
+            self._idle_handle = self.loop.call_later(limit - idle, self._idle_check)
+            return
+        log.warning("%s DATA idle for %.0f s: closing, nothing forwarded", self._admitted, idle)
+        transport = self.transport
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(replies.DATA_IDLE.encode() + b"\r\n")
+        transport.close()
+
+    def _stop_idle_watch(self) -> None:
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+
     def extend_timeout(self, seconds: float) -> None:
+        """The message is in: stop the DATA watchdogs and allow time for lint and the upstream."""
+        self._stop_idle_watch()
         self._reset_timeout(seconds)
 
 
@@ -143,6 +271,7 @@ class RelayHandler:
         self.settings = settings
         self.delivery = delivery
         self.pipeline = pipeline
+        self.internal_domains = frozenset(d.lower() for d in pipeline.policy.internal_domains)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coro: Any) -> None:
@@ -155,8 +284,9 @@ class RelayHandler:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def may_relay(self, session: Session) -> bool:
-        if session.authenticated:
-            return True
+        return bool(session.authenticated) or self.trusted_network(session)
+
+    def trusted_network(self, session: Session) -> bool:
         peer = session.peer
         if not peer:
             return False
@@ -169,11 +299,26 @@ class RelayHandler:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.settings.client_networks)
 
+    def is_internal(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].lower()
+        return domain in self.internal_domains
+
     async def handle_MAIL(
         self, server: RelaySMTP, session: Session, envelope: RelayEnvelope, address: str, options: list[str]
     ) -> str:
         if address and not address_ok(address):
             return replies.BAD_SENDER
+        if not address.isascii() and "SMTPUTF8" not in (o.upper() for o in options):
+            return replies.NEEDS_SMTPUTF8
+        # HOSTILE 24: who may use which sender address (Postfix reject_sender_login_mismatch).
+        if session.authenticated:
+            login = str(session.auth_data or "")
+            if "@" in login and address.lower() != login.lower():
+                log.warning("%s user %r sent as %r: refused", session.peer, login, address)
+                return replies.SENDER_NOT_OWNED
+        elif address and self.is_internal(address) and not self.trusted_network(session):
+            log.warning("%s unauthenticated client claimed sender %r: refused", session.peer, address)
+            return replies.SENDER_NEEDS_AUTH
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -186,6 +331,8 @@ class RelayHandler:
             return replies.RELAY_DENIED
         if not address_ok(address):
             return replies.BAD_ADDRESS
+        if not address.isascii() and not envelope.smtp_utf8:
+            return replies.NEEDS_SMTPUTF8
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return replies.TOO_MANY_RCPTS
         if envelope.upstream_refusal is not None:
@@ -237,7 +384,7 @@ def tls_context(settings: RelaySettings) -> ssl.SSLContext | None:
 
 
 def make_protocol_factory(
-    settings: RelaySettings, handler: RelayHandler, limits: ConnectionLimits
+    settings: RelaySettings, handler: RelayHandler, limits: ConnectionLimits, auth_guard: AuthGuard
 ) -> Any:
     ctx = tls_context(settings)
     authenticator = Authenticator(settings.users) if ctx is not None and settings.users else None
@@ -249,6 +396,7 @@ def make_protocol_factory(
             handler,
             settings=settings,
             limits=limits,
+            auth_guard=auth_guard,
             data_size_limit=settings.max_message_bytes,
             enable_SMTPUTF8=True,
             decode_data=False,
@@ -272,13 +420,17 @@ class Relay:
         self.handler = RelayHandler(settings, delivery, pipeline)
         self.pipeline = pipeline
         self.limits = ConnectionLimits(settings.max_connections, settings.max_connections_per_client)
+        self.auth_guard = AuthGuard(settings.auth_fail_delay, settings.auth_max_failures, settings.auth_lockout)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
         self._server: asyncio.AbstractServer | None = None
         self.port = settings.port
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        factory = make_protocol_factory(self.settings, self.handler, self.limits)
-        self._server = await loop.create_server(factory, host=self.settings.host, port=self.settings.port)
+        factory = make_protocol_factory(self.settings, self.handler, self.limits, self.auth_guard)
+        self._server = await loop.create_server(
+            factory, host=self.settings.host, port=self.settings.port, reuse_port=self.settings.process_count > 1
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("relay listening on %s:%s, delivering to %s", self.settings.host, self.port,
                  self.handler.delivery.description)  # fmt: skip

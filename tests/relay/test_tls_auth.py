@@ -47,12 +47,16 @@ def test_auth_only_over_tls_then_relay_from_outside_networks(
     start_relay: Callable[..., Harness], sink: CaptureSink, cert: tuple[str, str]
 ) -> None:
     users = {"lina@demo.example.cn": hash_password("s3cret", iterations=1000)}
-    h = start_relay(relay={"tls_cert": cert[0], "tls_key": cert[1], "users": users, "client_networks": []})
+    h = start_relay(
+        relay={"tls_cert": cert[0], "tls_key": cert[1], "users": users, "client_networks": [], "auth_fail_delay": 0.1}
+    )
     with smtplib.SMTP("127.0.0.1", h.port) as c:
         c.ehlo()
         assert "starttls" in c.esmtp_features and "auth" not in c.esmtp_features
         assert c.docmd("AUTH", "PLAIN AGxpbmFAZGVtby5leGFtcGxlLmNuAHMzY3JldA==")[0] == 538  # encryption required
-        c.mail(SENDER)
+        assert c.mail(SENDER)[0] == 550  # a company sender from outside must authenticate (HOSTILE 24)
+        c.rset()
+        c.mail("someone@example.org")
         assert c.rcpt(PASS_RCPTS[0])[0] == 554  # not in client_networks, not authenticated
         c.rset()
         c.starttls(context=client_tls())

@@ -1,0 +1,109 @@
+"""``mailgate serve``: run the relay in this process, or supervise several that share the port.
+
+With ``[relay] processes = 1`` (the default) the relay runs here and a signal stops it. With more,
+this process only supervises: it spawns N relay processes that listen on the same port with
+``SO_REUSEPORT`` (the kernel spreads connections over them), restarts one that dies, and stops them
+all on SIGTERM/SIGINT. Each relay process has its own lint worker pool and opens the store itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+import time
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from mailgate.policy import Policy, load_policy
+from mailgate.relay import build_relay
+from mailgate.relay.config import RelaySettings, relay_settings
+
+log = logging.getLogger("mailgate.serve")
+
+RESTART_PAUSE = 1.0  # seconds before a dead relay process is replaced
+
+
+def run_relay(policy: Policy, settings: RelaySettings) -> None:
+    """One relay in this process until SIGINT/SIGTERM. OSError when the port cannot be bound."""
+    relay = build_relay(policy, settings=settings)
+    linter = relay.pipeline.linter
+    try:
+        warm = getattr(linter, "warm", None)
+        if warm is not None:
+            print(f"mailgate: starting {settings.worker_count} lint worker(s)…", file=sys.stderr)
+            warm()
+
+        async def run() -> None:
+            await relay.start()
+            print(f"mailgate: relay listening on {settings.host}:{relay.port}", file=sys.stderr, flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            print("mailgate: stopping", file=sys.stderr)
+            await relay.stop()
+
+        asyncio.run(run())
+    finally:
+        linter.close()
+        relay.pipeline.store.close()
+
+
+def _child(config_path: str | None, locale: str | None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    policy = load_policy(Path(config_path) if config_path else None)
+    if locale:
+        from dataclasses import replace
+
+        policy = replace(policy, locale=locale)
+    settings = relay_settings(policy, config_path=config_path)
+    try:
+        run_relay(policy, settings)
+    except OSError as exc:
+        print(f"mailgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def supervise(settings: RelaySettings, locale: str | None) -> int:
+    """Run ``settings.process_count`` relay processes until a signal; replace any that dies."""
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no inherited loop or threads
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def start() -> BaseProcess:
+        p = ctx.Process(target=_child, args=(settings.config_path, locale), name="mailgate-relay", daemon=False)
+        p.start()
+        return p
+
+    procs = [start() for _ in range(settings.process_count)]
+    print(f"mailgate: {len(procs)} relay processes on {settings.host}:{settings.port}", file=sys.stderr)
+    exit_code = 0
+    while not stopping:
+        time.sleep(0.2)
+        for i, p in enumerate(procs):
+            if p.is_alive() or stopping:
+                continue
+            if p.exitcode == 2:  # cannot bind: a configuration problem, not a crash
+                stopping, exit_code = True, 2
+                break
+            print(f"mailgate: relay process {p.pid} ended ({p.exitcode}); starting another", file=sys.stderr)
+            time.sleep(RESTART_PAUSE)
+            procs[i] = start()
+    for p in procs:
+        if p.is_alive() and p.pid is not None:
+            p.terminate()
+    for p in procs:
+        p.join(30)
+        if p.is_alive():
+            p.kill()
+    return exit_code
