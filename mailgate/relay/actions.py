@@ -66,9 +66,13 @@ def annotation_headers(verdict: str, findings: Sequence[Finding], audit_id: str)
     ]
 
 
+_OURS = re.compile(
+    rb"^x-mailgate-(?:verdict|findings|sender-mismatch):[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n?", re.I | re.M
+)
+
+
 def strip_annotations(data: bytes) -> bytes:
-    """Remove X-Mailgate-Verdict/-Findings a client put there itself (they are ours to set)."""
+    """Remove X-Mailgate-* status headers a client put there itself (they are ours to set)."""
     head, rest = _split(data)
-    pattern = re.compile(rb"^x-mailgate-(?:verdict|findings):[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n?", re.I | re.M)
-    cleaned = pattern.sub(b"", head + b"\r\n")
+    cleaned = _OURS.sub(b"", head + b"\r\n")
     return cleaned.removesuffix(b"\r\n") + rest

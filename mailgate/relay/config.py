@@ -59,6 +59,7 @@ class RelaySettings:
     auth_max_failures: int = 10  # failed AUTHs per client within auth_lockout before a lockout
     auth_lockout: float = 900.0  # seconds a locked-out client is refused AUTH
     data_idle_timeout: float = 60.0  # longest silence inside DATA (HOSTILE 15)
+    sender_mismatch: str = "annotate"  # header From: ours, envelope sender not: annotate | reject | off
     min_data_rate: int = 1024  # bytes/s; the DATA deadline is max(data_timeout, size limit / rate)
     report_url: str = "http://127.0.0.1:8025/reports/{id}"  # {id}: the audit id
     release_url: str = "http://127.0.0.1:8025/quarantine/{id}"  # {id}: the quarantine id
@@ -104,7 +105,7 @@ def relay_settings(policy: Policy, *, config_path: str | None = None) -> RelaySe
     known = {
         "listen", "hostname", "upstream", "upstream_starttls", "upstream_tls", "upstream_username",
         "upstream_password", "upstream_timeout", "upstream_validate_certs", "client_networks", "tls_cert",
-        "tls_key", "users", "report_url", "release_url", "report_from", *_INT_KEYS, *_FLOAT_KEYS,
+        "tls_key", "users", "report_url", "sender_mismatch", "release_url", "report_from", *_INT_KEYS, *_FLOAT_KEYS,
     }  # fmt: skip
     unknown = set(raw) - known
     if unknown:
@@ -161,6 +162,10 @@ def relay_settings(policy: Policy, *, config_path: str | None = None) -> RelaySe
         values["release_url"] = str(raw["release_url"])
     elif api.get("listen"):
         values["release_url"] = f"http://{api['listen']}/quarantine/{{id}}"
+    if "sender_mismatch" in raw:
+        if raw["sender_mismatch"] not in ("annotate", "reject", "off"):
+            raise ConfigError("[relay] sender_mismatch must be one of annotate, reject, off")
+        values["sender_mismatch"] = raw["sender_mismatch"]
     if "report_from" in raw:
         values["report_from"] = str(raw["report_from"])
     elif policy.internal_domains:

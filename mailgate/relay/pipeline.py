@@ -136,6 +136,13 @@ class Pipeline:
             audit.override_by = audit.auth_user or mail_from
         link = self.settings.report_url.format(id=audit_id)
 
+        spoof = self._sender_mismatch(report, mail_from)
+        if spoof is not None:
+            log.warning("%s header From %s with envelope sender %s", audit_id, spoof, mail_from)
+            audit.flags = [f"sender-mismatch:{spoof}"]
+            if self.settings.sender_mismatch == "reject":
+                return await finish(550, replies.SENDER_MISMATCH, "sender mismatch")
+
         if decision.action == "reject":
             return await finish(550, replies.reject_reply(report.findings, link, utf8=utf8))
 
@@ -167,12 +174,28 @@ class Pipeline:
                 log.exception("format failed for %s; delivering unformatted", audit_id)
         if decision.action == "annotate":
             out = prepend_headers(out, annotation_headers(report.verdict, report.findings, audit_id))
+        if spoof is not None:
+            out = prepend_headers(out, [("X-Mailgate-Sender-Mismatch", f"envelope={mail_from}; from={spoof}")])
         reply = await txn.send(out)
         if not reply.ok:
             return await finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
         if decision.action == "advise":
             self._report_mail(report, mail_from, decision, link, "")
         return await finish(250, replies.OK_DELIVERED)
+
+    def _sender_mismatch(self, report: Report, mail_from: str) -> str | None:
+        """HOSTILE 24: the header From of one of our domains on mail whose envelope sender is not ours."""
+        if self.settings.sender_mismatch == "off" or not mail_from or report.message is None:
+            return None
+        sender = report.message.sender
+        if sender is None or not sender.key:
+            return None
+        ours = {d.lower() for d in self.policy.internal_domains}
+        header_domain = sender.key.rpartition("@")[2]
+        envelope_domain = mail_from.rpartition("@")[2].lower()
+        if header_domain in ours and envelope_domain not in ours:
+            return sender.key
+        return None
 
     def _report_mail(self, report: Report, mail_from: str, decision: Decision, link: str, release: str) -> None:
         message = report.message

@@ -442,3 +442,7 @@ class Relay:
             self._server = None
         await self.handler.drain()
         await self.pipeline.drain()
+        for delivery in (self.handler.delivery, self.pipeline.report_delivery):
+            close = getattr(delivery, "close", None)
+            if close is not None:
+                await close()

@@ -41,11 +41,27 @@ class SinkBehaviour:
     refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
     data_reply: str | None = None  # e.g. "554 5.7.1 spam"
     delay: float = 0.0  # seconds before answering DATA
+    no_8bitmime: bool = False  # do not advertise 8BITMIME
+    no_smtputf8: bool = False  # do not advertise SMTPUTF8
 
 
 class _SinkHandler:
     def __init__(self, sink: CaptureSink) -> None:
         self.sink = sink
+
+    async def handle_EHLO(
+        self, server: Any, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.sink.ehlo_count += 1
+        b = self.sink.behaviour
+        drop = {"8BITMIME"} if b.no_8bitmime else set()
+        drop |= {"SMTPUTF8"} if b.no_smtputf8 else set()
+        kept = [r for r in responses if r[4:].upper() not in drop]
+        # the last line must stay "250 " (not "250-") after filtering
+        if kept and responses and kept[-1] != responses[-1]:
+            kept[-1] = "250 " + kept[-1][4:]
+        return kept
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -75,6 +91,7 @@ class CaptureSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[Captured] = []
+        self.ehlo_count = 0  # sessions opened by clients (one EHLO each)
         self.behaviour = SinkBehaviour()
         self._controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
 
@@ -84,6 +101,12 @@ class CaptureSink:
 
     def __exit__(self, *exc: object) -> None:
         self._controller.stop()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port: every client connection is dropped."""
+        self._controller.stop()
+        self._controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
 
 
 class RelayThread:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -25,6 +26,7 @@ log = logging.getLogger("mailgate.relay.upstream")
 
 UNAVAILABLE_TEXT = "4.4.1 Upstream mail server unavailable, please try again later"
 TIMEOUT_TEXT = "4.4.2 Upstream mail server timed out, please try again later"
+EIGHTBIT_TEXT = "5.6.3 8-bit message content cannot be relayed: the next mail server does not accept 8BITMIME"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +90,53 @@ def _failure(exc: BaseException) -> Reply:
     return Reply(451, UNAVAILABLE_TEXT)
 
 
+class ConnectionPool:
+    """Idle upstream connections kept for reuse (Postfix's connection cache: a few, for a few seconds).
+
+    A connection goes back only in a clean state: after a finished DATA, or after a successful
+    RSET. One that the server closed in the meantime is noticed at the next MAIL and replaced.
+    """
+
+    def __init__(self, size: int = 8, idle: float = 5.0) -> None:
+        self.size, self.idle = size, idle
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+
+    def checkout(self) -> aiosmtplib.SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            client, since = self._idle.pop()
+            if client.is_connected and now - since < self.idle:
+                return client
+            client.close()
+        return None
+
+    def checkin(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected and len(self._idle) < self.size:
+            self._idle.append((client, time.monotonic()))
+        else:
+            client.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            try:
+                await asyncio.wait_for(client.quit(), timeout=2)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                client.close()
+
+
 @dataclass
 class SmtpTransaction:
     settings: UpstreamSettings
+    pool: ConnectionPool | None = None
     client: aiosmtplib.SMTP | None = None
     utf8: bool = False
+    done: bool = False  # DATA finished: the connection is clean for the next transaction
     accepted: list[str] = field(default_factory=list)
 
-    async def begin(self, mail_from: str, options: Sequence[str]) -> Reply:
+    def _new_client(self) -> aiosmtplib.SMTP:
         s = self.settings
-        self.client = aiosmtplib.SMTP(
+        return aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             timeout=s.timeout,
@@ -107,22 +146,43 @@ class SmtpTransaction:
             password=s.password,
             validate_certs=s.validate_certs,
         )
+
+    async def _mail(self, client: aiosmtplib.SMTP, mail_from: str, opts: Sequence[str]) -> Reply | None:
+        """MAIL FROM on a connected client; a Reply when the transaction cannot go on."""
+        if self.utf8 and not client.supports_extension("smtputf8"):
+            return Reply(553, "5.6.7 Internationalised address not supported by the next hop")
+        forward = []
+        for o in opts:
+            if o == "SMTPUTF8" or (o.startswith("BODY=") and client.supports_extension("8bitmime")):
+                forward.append(o)
+        await client.mail(mail_from, options=forward, encoding="utf-8" if self.utf8 else "ascii")
+        return None
+
+    async def begin(self, mail_from: str, options: Sequence[str]) -> Reply:
+        s = self.settings
         opts = [o.upper() for o in options]
         self.utf8 = "SMTPUTF8" in opts
+        reused = self.pool.checkout() if self.pool is not None else None
+        if reused is not None:
+            self.client = reused
+            try:
+                refusal = await self._mail(reused, mail_from, opts)
+                return refusal or Reply(250, "2.1.0 OK")
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code != 421:
+                    return _failure(exc)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                pass  # the server dropped the idle connection: open a fresh one
+            reused.close()
+        self.client = self._new_client()
         try:
             await self.client.connect()
             await self.client.ehlo()
-            if self.utf8 and not self.client.supports_extension("smtputf8"):
-                return Reply(553, "5.6.7 Internationalised address not supported by the next hop")
-            forward = []
-            for o in opts:
-                if o == "SMTPUTF8" or (o.startswith("BODY=") and self.client.supports_extension("8bitmime")):
-                    forward.append(o)
-            await self.client.mail(mail_from, options=forward, encoding="utf-8" if self.utf8 else "ascii")
+            refusal = await self._mail(self.client, mail_from, opts)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.warning("upstream %s:%s at MAIL: %s", s.host, s.port, exc)
             return _failure(exc)
-        return Reply(250, "2.1.0 OK")
+        return refusal or Reply(250, "2.1.0 OK")
 
     async def add_recipient(self, rcpt: str) -> Reply:
         assert self.client is not None
@@ -136,19 +196,33 @@ class SmtpTransaction:
 
     async def send(self, data: bytes) -> Reply:
         assert self.client is not None
+        if not data.isascii() and not self.client.supports_extension("8bitmime"):
+            # HOSTILE 8: never down-convert silently; the sender can resend in 7-bit (base64/QP)
+            return Reply(554, EIGHTBIT_TEXT)
         try:
             resp = await self.client.data(data)
+        except aiosmtplib.SMTPResponseException as exc:
+            self.done = exc.code != 421
+            log.warning("upstream %s:%s at DATA: %s", self.settings.host, self.settings.port, exc)
+            return _failure(exc)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.warning("upstream %s:%s at DATA: %s", self.settings.host, self.settings.port, exc)
             return _failure(exc)
+        self.done = True
         return Reply(resp.code, resp.message)
 
     async def abort(self) -> None:
+        """End the transaction: the connection goes back to the pool when clean, else is closed."""
         client, self.client = self.client, None
         if client is None or not client.is_connected:
             return
         try:
-            await asyncio.wait_for(client.quit(), timeout=5)
+            if self.pool is None:
+                await asyncio.wait_for(client.quit(), timeout=5)
+                return
+            if not self.done:
+                await asyncio.wait_for(client.rset(), timeout=5)
+            self.pool.checkin(client)
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
 
@@ -156,13 +230,18 @@ class SmtpTransaction:
 @dataclass
 class SmtpUpstream:
     settings: UpstreamSettings
+    pool: ConnectionPool | None = field(default_factory=ConnectionPool)
 
     @property
     def description(self) -> str:
         return f"smtp://{self.settings.host}:{self.settings.port}"
 
     def transaction(self) -> Transaction:
-        return SmtpTransaction(self.settings)
+        return SmtpTransaction(self.settings, self.pool)
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
 
 
 # -- the local outbox -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tables. ``create_all`` builds them for now; migrations (alembic) come with the admin API."""
+"""Tables. The schema is built and upgraded by the Alembic migrations in ``migrations/``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(Text, default="")  # the reply's first line, or what happened
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # report JSON (zh-CN)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # e.g. "sender-mismatch:<header From>"
 
 
 class OutboxEntry(Base):

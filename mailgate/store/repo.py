@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from mailgate.errors import ConfigError
-from mailgate.store.models import AuditEntry, Base, OutboxEntry, QuarantineEntry, utcnow
+from mailgate.store import schema
+from mailgate.store.models import AuditEntry, OutboxEntry, QuarantineEntry, utcnow
 
 DEFAULT_URL = "sqlite:///mailgate.db"
 
@@ -32,7 +33,7 @@ class Store:
             raise ConfigError(f"[storage] url {url!r}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        schema.upgrade(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
