@@ -73,7 +73,11 @@ class Pipeline:
             report = await asyncio.wait_for(
                 self.linter.lint(data, mail_from or None, rcpts), timeout=self._lint_timeout(len(data))
             )
-        except Exception as exc:  # a crash, a broken worker pool, a hang
+        except TimeoutError as exc:  # a hung worker: replace it rather than wait for it
+            log.error("lint overran its deadline; replacing the lint workers")
+            self.linter.recycle()
+            raise LintFailed("timeout") from exc
+        except Exception as exc:  # a crash, a broken worker pool
             log.exception("lint failed")
             raise LintFailed(type(exc).__name__) from exc
         if report.crashed:

@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -33,7 +33,11 @@ _WARMUP = (
 class Linter(Protocol):
     async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report: ...
     async def format(self, raw: bytes) -> bytes: ...
+    def recycle(self) -> None: ...
     def close(self) -> None: ...
+
+
+LintFn = Callable[[bytes, "str | None", tuple[str, ...]], Report]
 
 
 # -- inside a worker process ----------------------------------------------------------------------
@@ -62,13 +66,41 @@ def _format_in_worker(raw: bytes) -> bytes:
 
 
 class PoolLinter:
-    def __init__(self, config_path: str | None, workers: int) -> None:
+    """Lint in a pool of worker processes; a hung or dead pool is replaced, not waited for.
+
+    ``recycle()`` (called by the relay when a lint overran its deadline) and a broken pool (a
+    worker killed by the OOM killer, say) both start a fresh pool and kill the old one's processes.
+    Messages in flight in the old pool fail and get ``451``; their clients retry.
+    """
+
+    def __init__(self, config_path: str | None, workers: int, *, lint_fn: LintFn | None = None) -> None:
+        self.config_path = config_path
+        self.workers = workers
+        self.lint_fn: LintFn = lint_fn or _lint_in_worker
+        self.replaced = 0
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         # forkserver: never fork the relay's running event loop and threads.
         ctx = multiprocessing.get_context("forkserver")
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(config_path,)
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.config_path,)
         )
-        self.workers = workers
+
+    def _replace(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        if pool is not self._pool:
+            return  # another failure already replaced it
+        self._pool = self._new_pool()
+        self.replaced += 1
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        log.error("lint worker pool replaced (%d worker(s) killed)", len(processes))
+
+    def recycle(self) -> None:
+        self._replace(self._pool)
 
     def warm(self) -> None:
         """Start every worker now (each loads the policy and the NLP pipeline once)."""
@@ -77,11 +109,21 @@ class PoolLinter:
 
     async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _lint_in_worker, raw, envelope_from, tuple(envelope_to))
+        pool = self._pool
+        try:
+            return await loop.run_in_executor(pool, self.lint_fn, raw, envelope_from, tuple(envelope_to))
+        except concurrent.futures.BrokenExecutor:
+            self._replace(pool)
+            raise
 
     async def format(self, raw: bytes) -> bytes:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, _format_in_worker, raw)
+        pool = self._pool
+        try:
+            return await loop.run_in_executor(pool, _format_in_worker, raw)
+        except concurrent.futures.BrokenExecutor:
+            self._replace(pool)
+            raise
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -98,6 +140,9 @@ class ThreadLinter:
 
     async def format(self, raw: bytes) -> bytes:
         return (await asyncio.to_thread(format_bytes, raw, self.policy)).data
+
+    def recycle(self) -> None:
+        return None  # a thread cannot be killed; the engine's own time budget bounds it
 
     def close(self) -> None:
         return None

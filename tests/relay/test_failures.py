@@ -23,6 +23,9 @@ class CrashingLinter:
     async def format(self, raw: bytes) -> bytes:
         return raw
 
+    def recycle(self) -> None:
+        return None
+
     def close(self) -> None:
         return None
 
