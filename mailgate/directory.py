@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mailgate.errors import DirectoryError
 
@@ -80,25 +81,45 @@ class Directory:
         need = {"email", "name", "department", "role"}
         if reader.fieldnames is None or not need <= set(reader.fieldnames):
             raise DirectoryError(f"{source}: header must be email,name,department,role,aliases")
+        rows = []
+        for row in reader:
+            aliases = [a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()]
+            rows.append({**row, "aliases": aliases})
+        return cls.from_rows(rows, source=source, first_line=2)
+
+    @classmethod
+    def from_rows(
+        cls, rows: Iterable[Mapping[str, Any]], *, source: str = "directory", first_line: int = 1
+    ) -> Directory:
+        """People from dicts with email, name, department, role (head|member) and aliases (a list)."""
         people = []
-        for lineno, row in enumerate(reader, start=2):
-            email = (row.get("email") or "").strip()
-            if "@" not in email:
+        for lineno, row in enumerate(rows, start=first_line):
+            email = str(row.get("email") or "").strip()
+            local, at, domain = email.rpartition("@")
+            if not at or not local or "." not in domain or any(c in email for c in " \t\r\n<>,;\x00"):
                 raise DirectoryError(f"{source}:{lineno}: invalid email {email!r}")
-            role = (row.get("role") or "member").strip() or "member"
+            role = str(row.get("role") or "member").strip() or "member"
             if role not in {"head", "member"}:
                 raise DirectoryError(f"{source}:{lineno}: role must be head or member, not {role!r}")
-            aliases = tuple(a.strip() for a in (row.get("aliases") or "").split("|") if a.strip())
+            aliases = row.get("aliases") or ()
+            if isinstance(aliases, str):
+                aliases = aliases.split("|")
             people.append(
                 Person(
                     email=email,
-                    name=(row.get("name") or "").strip(),
-                    department=(row.get("department") or "").strip(),
+                    name=str(row.get("name") or "").strip(),
+                    department=str(row.get("department") or "").strip(),
                     role=role,
-                    aliases=aliases,
+                    aliases=tuple(str(a).strip() for a in aliases if str(a).strip()),
                 )
             )
         return cls(people)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        return [
+            {"email": p.email, "name": p.name, "department": p.department, "role": p.role, "aliases": list(p.aliases)}
+            for p in self.people
+        ]
 
     @classmethod
     def from_csv(cls, path: Path) -> Directory:

@@ -149,6 +149,16 @@ def _merge_lexicons(
     return out
 
 
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     """``MAILGATE_SECTION__KEY=value`` overrides ``[section] key`` (values parsed as TOML when possible)."""
     out: dict[str, Any] = {}
@@ -170,9 +180,31 @@ def build_policy(
     base_dir: Path | None = None,
     registry: Registry | None = None,
     directory: Directory | None = None,
+    admin: Mapping[str, Any] | None = None,
 ) -> Policy:
-    """Validate a config mapping (as read from mailgate.toml) into a :class:`Policy`."""
+    """Validate a config mapping (as read from mailgate.toml) into a :class:`Policy`.
+
+    ``admin`` is the admin layer (changes made over the API, config-shaped): its ``checks`` and
+    ``policy`` win over the config's and are reported with source ``admin``; its ``lexicons``
+    add and remove words after the config's; its ``directory`` (``{"people": [...]}``) replaces
+    the CSV directory.
+    """
     registry = registry or default_registry()
+    admin = admin or {}
+    unknown_admin = set(admin) - {"checks", "lexicons", "policy", "directory"}
+    if unknown_admin:
+        raise ConfigError(f"unknown admin section(s): {', '.join(sorted(unknown_admin))}")
+    file_checks = config.get("checks", {})
+    admin_checks = admin.get("checks", {})
+    if admin_checks or admin.get("policy"):
+        config = dict(config)
+        config["checks"] = {
+            cid: {**file_checks.get(cid, {}), **admin_checks.get(cid, {})} for cid in {*file_checks, *admin_checks}
+        }
+        if admin.get("policy"):
+            config["policy"] = _deep_merge(config.get("policy", {}), admin["policy"])
+    if "directory" in admin:
+        directory = Directory.from_rows(admin["directory"].get("people", []))
     known = {"organization", "checks", "lexicons", "lint", "relay", "api", "storage", "policy"}
     unknown = set(config) - known
     if unknown:
@@ -196,19 +228,20 @@ def build_policy(
     settings: dict[str, CheckSettings] = {}
     for spec in registry:
         cfg = dict(check_cfg.get(spec.id, {}))
+        by_admin = admin_checks.get(spec.id, {})
         source = {"enabled": "default", "severity": "default"}
         enabled = cfg.pop("enabled", True)
         if "enabled" in check_cfg.get(spec.id, {}):
-            source["enabled"] = "config"
+            source["enabled"] = "admin" if "enabled" in by_admin else "config"
         if not isinstance(enabled, bool):
             raise ConfigError(f"[checks.{spec.id}] enabled must be true or false")
         severity = spec.severity
         if "severity" in cfg:
             severity = _severity(spec.id, cfg.pop("severity"))
-            source["severity"] = "config"
+            source["severity"] = "admin" if "severity" in by_admin else "config"
         params = _params(spec.params, spec.id, cfg)
         for key in params.model_fields_set:
-            source[key] = "config"
+            source[key] = "admin" if key in by_admin else "config"
         settings[spec.id] = CheckSettings(enabled, severity, params, source)
 
     lint = config.get("lint", {})
@@ -218,7 +251,9 @@ def build_policy(
         checks=settings,
         internal_domains=tuple(d.lower().rstrip(".") for d in domains),
         directory=directory,
-        lexicons=_merge_lexicons(load_lexicons(registry), config.get("lexicons", {})),
+        lexicons=_merge_lexicons(
+            _merge_lexicons(load_lexicons(registry), config.get("lexicons", {})), admin.get("lexicons", {})
+        ),
         short_reply_chars=int(lint.get("short_reply_chars", 200)),
         locale=str(lint.get("locale", "zh-CN")),
         limits=limits,

@@ -16,7 +16,7 @@ from mailgate.store.models import Base
 def test_a_new_database_is_at_head_and_matches_the_models(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'm.db'}")
     try:
-        assert schema.current_revision(store.engine) == "0002"
+        assert schema.current_revision(store.engine) == "0003"
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diffs == []
@@ -39,7 +39,7 @@ def test_a_database_of_an_older_release_is_upgraded_keeping_its_rows(tmp_path: P
         )
     store = Store(url)
     try:
-        assert schema.current_revision(store.engine) == "0002"
+        assert schema.current_revision(store.engine) == "0003"
         row = store.get_audit("a1")
         assert row is not None and row.sender == "lina@x.cn" and row.flags == []
         store.add_audit(AuditEntry(id="a2", verdict="pass", action="deliver", flags=["sender-mismatch:x@y"]))

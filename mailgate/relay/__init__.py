@@ -14,7 +14,8 @@ from mailgate.relay.config import RelaySettings, relay_settings
 from mailgate.relay.pipeline import Pipeline
 from mailgate.relay.server import Relay
 from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream
-from mailgate.relay.worker import Linter, PoolLinter
+from mailgate.relay.worker import Linter, PoolLinter, ThreadLinter
+from mailgate.state import PolicyState
 from mailgate.store import Store
 from mailgate.store.repo import DEFAULT_URL
 
@@ -39,8 +40,12 @@ def build_relay(
     """A relay wired from the config; tests pass their own linter, store or settings."""
     settings = settings or relay_settings(policy)
     store = store or open_store(policy)
+    state = PolicyState(policy, store)
+    state.refresh()
     linter = linter or PoolLinter(settings.config_path, settings.worker_count)
-    pipeline = Pipeline(settings, policy, linter, store, delivery_for(settings, store, kind="report"))
+    if isinstance(linter, ThreadLinter) and linter.state is None:
+        linter.state = state
+    pipeline = Pipeline(settings, state, linter, store, delivery_for(settings, store, kind="report"))
     return Relay(settings, delivery_for(settings, store), pipeline)
 
 

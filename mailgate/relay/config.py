@@ -67,6 +67,7 @@ class RelaySettings:
     report_rate: int = 10  # report mails per sender per hour
     lint_timeout: float = 60.0  # on top of the engine's own budget: a worker that hangs
     config_path: str | None = None  # for the worker processes
+    policy_poll: float = 0.5  # seconds between checks for a new policy version ([api] policy_poll)
 
     @property
     def worker_count(self) -> int:
@@ -162,6 +163,10 @@ def relay_settings(policy: Policy, *, config_path: str | None = None) -> RelaySe
         values["release_url"] = str(raw["release_url"])
     elif api.get("listen"):
         values["release_url"] = f"http://{api['listen']}/quarantine/{{id}}"
+    if "policy_poll" in api:
+        if not isinstance(api["policy_poll"], int | float) or not 0 < api["policy_poll"] <= 60:
+            raise ConfigError("[api] policy_poll must be a number of seconds between 0 and 60")
+        values["policy_poll"] = float(api["policy_poll"])
     if "sender_mismatch" in raw:
         if raw["sender_mismatch"] not in ("annotate", "reject", "off"):
             raise ConfigError("[relay] sender_mismatch must be one of annotate, reject, off")

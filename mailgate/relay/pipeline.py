@@ -29,6 +29,7 @@ from mailgate.relay.reportmail import RateLimiter, build_report_mail, should_rep
 from mailgate.relay.upstream import Delivery, Transaction, deliver_once
 from mailgate.relay.worker import Linter
 from mailgate.report import report_to_json
+from mailgate.state import PolicyState
 from mailgate.store import AuditEntry, QuarantineEntry, Store
 from mailgate.store.models import new_id
 
@@ -43,19 +44,26 @@ class Pipeline:
     def __init__(
         self,
         settings: RelaySettings,
-        policy: Policy,
+        state: PolicyState,
         linter: Linter,
         store: Store,
         report_delivery: Delivery,
     ) -> None:
         self.settings = settings
-        self.policy = policy
+        self.state = state
         self.linter = linter
         self.store = store
         self.report_delivery = report_delivery
-        self.table = DecisionTable.from_config(policy.raw.get("policy", {}))
         self.limiter = RateLimiter(settings.report_rate)
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def policy(self) -> Policy:
+        return self.state.policy
+
+    @property
+    def table(self) -> DecisionTable:
+        return self.state.table
 
     def processing_timeout(self, size: int) -> float:
         upstream = self.settings.upstream.timeout if self.settings.upstream else 30.0
@@ -71,7 +79,8 @@ class Pipeline:
     async def _lint(self, data: bytes, mail_from: str, rcpts: Sequence[str]) -> Report:
         try:
             report = await asyncio.wait_for(
-                self.linter.lint(data, mail_from or None, rcpts), timeout=self._lint_timeout(len(data))
+                self.linter.lint(data, mail_from or None, rcpts, version=self.state.version),
+                timeout=self._lint_timeout(len(data)),
             )
         except TimeoutError as exc:  # a hung worker: replace it rather than wait for it
             log.error("lint overran its deadline; replacing the lint workers")
@@ -173,7 +182,7 @@ class Pipeline:
         out = data
         if decision.format:
             try:
-                out = normalize_line_endings(await self.linter.format(out))
+                out = normalize_line_endings(await self.linter.format(out, version=self.state.version))
             except Exception:
                 log.exception("format failed for %s; delivering unformatted", audit_id)
         if decision.action == "annotate":

@@ -423,6 +423,7 @@ class Relay:
         self.auth_guard = AuthGuard(settings.auth_fail_delay, settings.auth_max_failures, settings.auth_lockout)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command at INFO
         self._server: asyncio.AbstractServer | None = None
+        self._poller: asyncio.Future[None] | None = None
         self.port = settings.port
 
     async def start(self) -> None:
@@ -432,10 +433,24 @@ class Relay:
             factory, host=self.settings.host, port=self.settings.port, reuse_port=self.settings.process_count > 1
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self._poller = asyncio.ensure_future(self._poll_policy())
         log.info("relay listening on %s:%s, delivering to %s", self.settings.host, self.port,
                  self.handler.delivery.description)  # fmt: skip
 
+    async def _poll_policy(self) -> None:
+        """Adopt a new policy version (an admin change on any instance) within ``policy_poll`` seconds."""
+        state = self.pipeline.state
+        while True:
+            await asyncio.sleep(self.settings.policy_poll)
+            try:
+                await asyncio.to_thread(state.refresh)
+            except Exception:  # the database is briefly unreachable: keep the policy we have
+                log.warning("policy refresh failed; keeping version %d", state.version, exc_info=True)
+
     async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

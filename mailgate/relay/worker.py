@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +22,7 @@ from mailgate.fmt import format_bytes
 from mailgate.lint import lint_bytes
 from mailgate.model import Report
 from mailgate.policy import Policy, load_policy
+from mailgate.state import PolicyState
 
 log = logging.getLogger("mailgate.relay.worker")
 
@@ -31,35 +33,41 @@ _WARMUP = (
 
 
 class Linter(Protocol):
-    async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report: ...
-    async def format(self, raw: bytes) -> bytes: ...
+    async def lint(
+        self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str], *, version: int = 0
+    ) -> Report: ...
+    async def format(self, raw: bytes, *, version: int = 0) -> bytes: ...
     def recycle(self) -> None: ...
     def close(self) -> None: ...
 
 
-LintFn = Callable[[bytes, "str | None", tuple[str, ...]], Report]
+LintFn = Callable[[bytes, "str | None", tuple[str, ...], int], Report]
 
 
 # -- inside a worker process ----------------------------------------------------------------------
 
-_policy: Policy | None = None
+_state: PolicyState | None = None
 
 
 def _init_worker(config_path: str | None) -> None:
-    global _policy
-    _policy = load_policy(Path(config_path) if config_path else None)
-    lint_bytes(_WARMUP, _policy)  # load the NLP pipeline now, not on the first real message
+    global _state
+    base = load_policy(Path(config_path) if config_path else None)
+    _state = PolicyState(base)
+    lint_bytes(_WARMUP, base)  # load the NLP pipeline now, not on the first real message
 
 
-def _lint_in_worker(raw: bytes, envelope_from: str | None, envelope_to: tuple[str, ...]) -> Report:
-    assert _policy is not None, "worker not initialised"
-    report = lint_bytes(raw, _policy, envelope_from=envelope_from, envelope_to=envelope_to)
-    return report
+def _policy_at(version: int) -> Policy:
+    assert _state is not None, "worker not initialised"
+    return _state.at(version)
 
 
-def _format_in_worker(raw: bytes) -> bytes:
-    assert _policy is not None, "worker not initialised"
-    return format_bytes(raw, _policy).data
+def _lint_in_worker(raw: bytes, envelope_from: str | None, envelope_to: tuple[str, ...], version: int) -> Report:
+    policy = _policy_at(version)
+    return lint_bytes(raw, policy, envelope_from=envelope_from, envelope_to=envelope_to)
+
+
+def _format_in_worker(raw: bytes, version: int = 0) -> bytes:
+    return format_bytes(raw, _policy_at(version)).data
 
 
 # -- in the relay ------------------------------------------------------------------------------------
@@ -78,6 +86,7 @@ class PoolLinter:
         self.workers = workers
         self.lint_fn: LintFn = lint_fn or _lint_in_worker
         self.replaced = 0
+        self._warming: threading.Thread | None = None
         self._pool = self._new_pool()
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
@@ -92,6 +101,9 @@ class PoolLinter:
             return  # another failure already replaced it
         self._pool = self._new_pool()
         self.replaced += 1
+        # start the new workers now (each loads the NLP pipeline) rather than on the next message
+        self._warming = threading.Thread(target=self.warm, name="lint-pool-warm", daemon=True)
+        self._warming.start()
         processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -102,25 +114,32 @@ class PoolLinter:
     def recycle(self) -> None:
         self._replace(self._pool)
 
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Until a replacement pool has started and warmed its workers."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+
     def warm(self) -> None:
         """Start every worker now (each loads the policy and the NLP pipeline once)."""
         futures = [self._pool.submit(_format_in_worker, b"") for _ in range(self.workers)]
         concurrent.futures.wait(futures)
 
-    async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report:
+    async def lint(
+        self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str], *, version: int = 0
+    ) -> Report:
         loop = asyncio.get_running_loop()
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, self.lint_fn, raw, envelope_from, tuple(envelope_to))
+            return await loop.run_in_executor(pool, self.lint_fn, raw, envelope_from, tuple(envelope_to), version)
         except concurrent.futures.BrokenExecutor:
             self._replace(pool)
             raise
 
-    async def format(self, raw: bytes) -> bytes:
+    async def format(self, raw: bytes, *, version: int = 0) -> bytes:
         loop = asyncio.get_running_loop()
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, _format_in_worker, raw)
+            return await loop.run_in_executor(pool, _format_in_worker, raw, version)
         except concurrent.futures.BrokenExecutor:
             self._replace(pool)
             raise
@@ -130,15 +149,24 @@ class PoolLinter:
 
 
 class ThreadLinter:
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+    """Lints in a thread with the policy in effect (``state``, once the relay binds it), else ``policy``."""
 
-    async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report:
+    def __init__(self, policy: Policy, state: PolicyState | None = None) -> None:
+        self._policy = policy
+        self.state = state
+
+    @property
+    def policy(self) -> Policy:
+        return self.state.policy if self.state is not None else self._policy
+
+    async def lint(
+        self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str], *, version: int = 0
+    ) -> Report:
         return await asyncio.to_thread(
             lint_bytes, raw, self.policy, envelope_from=envelope_from, envelope_to=tuple(envelope_to)
         )
 
-    async def format(self, raw: bytes) -> bytes:
+    async def format(self, raw: bytes, *, version: int = 0) -> bytes:
         return (await asyncio.to_thread(format_bytes, raw, self.policy)).data
 
     def recycle(self) -> None:

@@ -4,7 +4,23 @@
 SMTP event loop never waits on the database.
 """
 
-from mailgate.store.models import AuditEntry, OutboxEntry, QuarantineEntry
-from mailgate.store.repo import Store
+from mailgate.store.models import (
+    ApiToken,
+    AuditEntry,
+    OutboxEntry,
+    PolicyVersion,
+    QuarantineEntry,
+    RetainedMessage,
+)
+from mailgate.store.repo import Store, VersionConflict
 
-__all__ = ["AuditEntry", "OutboxEntry", "QuarantineEntry", "Store"]
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "OutboxEntry",
+    "PolicyVersion",
+    "QuarantineEntry",
+    "RetainedMessage",
+    "Store",
+    "VersionConflict",
+]

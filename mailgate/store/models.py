@@ -78,3 +78,48 @@ class QuarantineEntry(Base):
     status: Mapped[str] = mapped_column(String(16), default="held", index=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+
+
+class PolicyVersion(Base):
+    """One admin change: the whole admin layer after it (config-shaped JSON), who, when, and the diff.
+
+    The effective policy is ``mailgate.toml`` with the newest version's ``doc`` laid over it.
+    Versions are never edited; a rollback is a new version whose doc is an old one's.
+    """
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    author: Mapped[str] = mapped_column(String(200), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    diff: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ApiToken(Base):
+    """A bearer token for the admin API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))  # admin | viewer
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RetainedMessage(Base):
+    """Message bytes kept (opt-in, ``[storage] retain_days``) so a proposed policy can be replayed."""
+
+    __tablename__ = "retained_messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    audit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    mail_from: Mapped[str] = mapped_column(String(320), default="")
+    rcpt_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

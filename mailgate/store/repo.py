@@ -6,13 +6,30 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from mailgate.errors import ConfigError
 from mailgate.store import schema
-from mailgate.store.models import AuditEntry, OutboxEntry, QuarantineEntry, utcnow
+from mailgate.store.models import (
+    ApiToken,
+    AuditEntry,
+    OutboxEntry,
+    PolicyVersion,
+    QuarantineEntry,
+    RetainedMessage,
+    utcnow,
+)
+
+
+class VersionConflict(Exception):
+    """Someone else changed the policy first: re-read and try again."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the policy is now at version {current}")
+        self.current = current
 
 DEFAULT_URL = "sqlite:///mailgate.db"
 
@@ -102,3 +119,67 @@ class Store:
                 .values(status=status, decided_at=now, decided_by=by)
             )
             return bool(getattr(res, "rowcount", 0))
+
+    # -- policy versions -----------------------------------------------------
+    def latest_version(self) -> int:
+        with self._session() as s:
+            return int(s.scalar(select(func.max(PolicyVersion.version))) or 0)
+
+    def get_policy_version(self, version: int) -> PolicyVersion | None:
+        with self._session() as s:
+            return s.get(PolicyVersion, version)
+
+    def policy_history(self, limit: int = 100, before: int | None = None) -> Sequence[PolicyVersion]:
+        q = select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(limit)
+        if before is not None:
+            q = q.where(PolicyVersion.version < before)
+        with self._session() as s:
+            return s.scalars(q).all()
+
+    def add_policy_version(
+        self, doc: dict[str, Any], *, base: int, author: str, diff: list[dict[str, Any]], comment: str = ""
+    ) -> PolicyVersion:
+        """Store version ``base + 1``; :class:`VersionConflict` if another change got there first."""
+        row = PolicyVersion(version=base + 1, doc=doc, author=author, diff=diff, comment=comment)
+        try:
+            with self._session() as s, s.begin():
+                current = int(s.scalar(select(func.max(PolicyVersion.version))) or 0)
+                if current != base:
+                    raise VersionConflict(current)
+                s.add(row)
+        except IntegrityError:
+            raise VersionConflict(self.latest_version()) from None
+        return row
+
+    # -- API tokens ----------------------------------------------------------
+    def add_token(self, token: ApiToken) -> ApiToken:
+        return self._add(token)
+
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        with self._session() as s:
+            return s.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
+
+    def tokens(self) -> Sequence[ApiToken]:
+        with self._session() as s:
+            return s.scalars(select(ApiToken).order_by(ApiToken.created_at)).all()
+
+    def revoke_token(self, token_id: str) -> bool:
+        with self._session() as s, s.begin():
+            live = (ApiToken.id == token_id) & ApiToken.revoked_at.is_(None)
+            res = s.execute(update(ApiToken).where(live).values(revoked_at=utcnow()))
+            return bool(getattr(res, "rowcount", 0))
+
+    # -- retained messages (policy dry runs) ---------------------------------
+    def retain(self, row: RetainedMessage) -> RetainedMessage:
+        return self._add(row)
+
+    def retained(self, limit: int = 1000) -> Sequence[RetainedMessage]:
+        now = utcnow()
+        q = select(RetainedMessage).where(RetainedMessage.expires_at > now).order_by(RetainedMessage.at.desc())
+        with self._session() as s:
+            return s.scalars(q.limit(limit)).all()
+
+    def purge_retained(self) -> int:
+        with self._session() as s, s.begin():
+            res = s.execute(delete(RetainedMessage).where(RetainedMessage.expires_at <= utcnow()))
+            return int(getattr(res, "rowcount", 0) or 0)

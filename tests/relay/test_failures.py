@@ -17,10 +17,12 @@ from tests.relay.test_actions_paths import crlf, send
 class CrashingLinter:
     """A linter whose engine raises (a poisoned message, a bug, a dead worker)."""
 
-    async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report:
+    async def lint(
+        self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str], *, version: int = 0
+    ) -> Report:
         raise RuntimeError("secret internal detail /srv/mailgate/checks/x.py")
 
-    async def format(self, raw: bytes) -> bytes:
+    async def format(self, raw: bytes, *, version: int = 0) -> bytes:
         return raw
 
     def recycle(self) -> None:
@@ -33,7 +35,9 @@ class CrashingLinter:
 class CrashedCheckLinter(CrashingLinter):
     """The engine survived but a check raised: findings are incomplete."""
 
-    async def lint(self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str]) -> Report:
+    async def lint(
+        self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str], *, version: int = 0
+    ) -> Report:
         return Report("pass", [], crashed=("subject-tag",))
 
 

@@ -42,6 +42,7 @@ def test_a_stuck_or_dead_worker_is_replaced(
         send(h.port, bad, PASS_RCPTS)
     assert err.value.smtp_code == 451 and err.value.smtp_error.startswith(b"4.3.0")
     assert pool.replaced == 1
+    pool.wait_ready(60)  # the replacement workers load the NLP pipeline (seconds; lint_timeout here is 1 s)
     assert send(h.port, example(PASS_EML), PASS_RCPTS) == {}  # the fresh pool lints normally
     assert len(sink.messages) == 1
     audits = h.store.audit()
