@@ -120,12 +120,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = relay_settings(policy, config_path=_config_path(args))
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("mailgate").setLevel(logging.INFO)
-    if not args.relay_only:
-        print("mailgate: the HTTP API and web pages are not built yet; serving the SMTP relay only", file=sys.stderr)
-    if settings.process_count > 1:
-        return supervise(settings, getattr(args, "locale", None))
+    if args.relay_only and args.api_only:
+        print("mailgate: --relay-only and --api-only exclude each other", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.process_count > 1 and not args.api_only:
+        return supervise(settings, getattr(args, "locale", None), api=not args.relay_only)
     try:
-        run_relay(policy, settings)
+        run_relay(policy, settings, api=not args.relay_only, relay_enabled=not args.api_only)
     except OSError as exc:
         print(f"mailgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -168,6 +169,38 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         print(f"{e.id}  {when}  {e.kind:6}  {e.mail_from or '<>'} -> {', '.join(e.rcpt_to)}  "
               f"{len(e.data)} B  {_subject_of(e.data)}")  # fmt: skip
     return EXIT_OK
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from mailgate.api.tokens import create_token
+    from mailgate.relay import open_store
+
+    store = open_store(_policy(args))
+    try:
+        if args.action == "create":
+            if args.expires_days is not None and args.expires_days <= 0:
+                print("mailgate: --expires-days must be positive", file=sys.stderr)
+                return EXIT_USAGE
+            row, secret = create_token(store, args.role, args.name, args.expires_days)
+            print(secret)
+            print(f"mailgate: {row.role} token {row.id} created; the secret above is shown once", file=sys.stderr)
+            return EXIT_OK
+        if args.action == "list":
+            for t in store.tokens():
+                state = "revoked" if t.revoked_at else "active"
+                expires = t.expires_at.isoformat(timespec="minutes") if t.expires_at else "never"
+                print(f"{t.id}  {t.role:6}  {state:7}  expires {expires}  {t.name}")
+            return EXIT_OK
+        if not args.id:
+            print("mailgate: token revoke needs the token id", file=sys.stderr)
+            return EXIT_USAGE
+        if not store.revoke_token(args.id):
+            print(f"mailgate: no active token {args.id}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"mailgate: token {args.id} revoked", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        store.close()
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
@@ -244,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the SMTP relay, HTTP API and web pages")
     common(p)
     p.add_argument("--relay-only", action="store_true", help="run only the SMTP relay")
+    p.add_argument("--api-only", action="store_true", help="run only the HTTP API")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("outbox", help="list (or show) mail delivered to the local outbox")
@@ -259,6 +293,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list released and discarded mail too")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("token", help="create, list or revoke API bearer tokens")
+    common(p)
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("id", nargs="?", metavar="ID", help="the token id to revoke")
+    p.add_argument("--role", choices=["admin", "viewer"], default="viewer")
+    p.add_argument("--name", default="", help="who or what the token is for (shown in the audit trail)")
+    p.add_argument("--expires-days", type=int, default=None, metavar="N")
+    p.set_defaults(func=cmd_token)
     return parser
 
 

@@ -9,11 +9,13 @@ all on SIGTERM/SIGINT. Each relay process has its own lint worker pool and opens
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -26,10 +28,32 @@ log = logging.getLogger("mailgate.serve")
 RESTART_PAUSE = 1.0  # seconds before a dead relay process is replaced
 
 
-def run_relay(policy: Policy, settings: RelaySettings) -> None:
-    """One relay in this process until SIGINT/SIGTERM. OSError when the port cannot be bound."""
-    relay = build_relay(policy, settings=settings)
-    linter = relay.pipeline.linter
+def run_relay(policy: Policy, settings: RelaySettings, *, api: bool = False, relay_enabled: bool = True) -> None:
+    """The relay and/or the API in this process until SIGINT/SIGTERM. OSError when a port cannot be bound."""
+    import uvicorn
+
+    from mailgate.api import api_settings, build_app
+
+    class _ApiServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # our loop owns SIGINT/SIGTERM: it stops the API and the relay together
+
+    from mailgate.relay import open_store
+    from mailgate.state import PolicyState
+
+    relay = build_relay(policy, settings=settings) if relay_enabled else None
+    store = relay.pipeline.store if relay is not None else open_store(policy)
+    state = relay.pipeline.state if relay is not None else PolicyState(policy, store)
+    state.refresh()
+    server: _ApiServer | None = None
+    if api:
+        aset = api_settings(policy)
+        app = build_app(state, store, aset)
+        server = _ApiServer(
+            uvicorn.Config(app, host=aset.host, port=aset.port, log_level="warning", access_log=False, lifespan="on")
+        )
+    linter = relay.pipeline.linter if relay is not None else None
     try:
         warm = getattr(linter, "warm", None)
         if warm is not None:
@@ -37,23 +61,39 @@ def run_relay(policy: Policy, settings: RelaySettings) -> None:
             warm()
 
         async def run() -> None:
-            await relay.start()
-            print(f"mailgate: relay listening on {settings.host}:{relay.port}", file=sys.stderr, flush=True)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            if relay is not None:
+                await relay.start()
+                print(f"mailgate: relay listening on {settings.host}:{relay.port}", file=sys.stderr, flush=True)
+            api_task = None
+            if server is not None:
+                api_task = asyncio.ensure_future(server.serve())
+                while not server.started and not api_task.done():
+                    await asyncio.sleep(0.05)
+                if api_task.done():
+                    api_task.result()  # re-raise the bind error
+                    raise OSError(f"the API could not listen on {server.config.host}:{server.config.port}")
+                where = f"http://{server.config.host}:{server.config.port}/"
+                print(f"mailgate: API on {where}", file=sys.stderr, flush=True)
             await stop.wait()
             print("mailgate: stopping", file=sys.stderr)
-            await relay.stop()
+            if server is not None and api_task is not None:
+                server.should_exit = True
+                await api_task
+            if relay is not None:
+                await relay.stop()
 
         asyncio.run(run())
     finally:
-        linter.close()
-        relay.pipeline.store.close()
+        if linter is not None:
+            linter.close()
+        store.close()
 
 
-def _child(config_path: str | None, locale: str | None) -> None:
+def _child(config_path: str | None, locale: str | None, api: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     policy = load_policy(Path(config_path) if config_path else None)
     if locale:
@@ -62,14 +102,17 @@ def _child(config_path: str | None, locale: str | None) -> None:
         policy = replace(policy, locale=locale)
     settings = relay_settings(policy, config_path=config_path)
     try:
-        run_relay(policy, settings)
+        run_relay(policy, settings, api=api)
     except OSError as exc:
         print(f"mailgate: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)
 
 
-def supervise(settings: RelaySettings, locale: str | None) -> int:
-    """Run ``settings.process_count`` relay processes until a signal; replace any that dies."""
+def supervise(settings: RelaySettings, locale: str | None, *, api: bool) -> int:
+    """Run ``settings.process_count`` relay processes until a signal; replace any that dies.
+
+    The first process also serves the API (its port cannot be shared the way the relay's is).
+    """
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: no inherited loop or threads
     stopping = False
 
@@ -80,12 +123,12 @@ def supervise(settings: RelaySettings, locale: str | None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    def start() -> BaseProcess:
-        p = ctx.Process(target=_child, args=(settings.config_path, locale), name="mailgate-relay", daemon=False)
+    def start(with_api: bool) -> BaseProcess:
+        p = ctx.Process(target=_child, args=(settings.config_path, locale, with_api), name="mailgate-relay")
         p.start()
         return p
 
-    procs = [start() for _ in range(settings.process_count)]
+    procs = [start(api and i == 0) for i in range(settings.process_count)]
     print(f"mailgate: {len(procs)} relay processes on {settings.host}:{settings.port}", file=sys.stderr)
     exit_code = 0
     while not stopping:
@@ -98,7 +141,7 @@ def supervise(settings: RelaySettings, locale: str | None) -> int:
                 break
             print(f"mailgate: relay process {p.pid} ended ({p.exitcode}); starting another", file=sys.stderr)
             time.sleep(RESTART_PAUSE)
-            procs[i] = start()
+            procs[i] = start(api and i == 0)
     for p in procs:
         if p.is_alive() and p.pid is not None:
             p.terminate()

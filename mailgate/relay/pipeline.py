@@ -13,6 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import Envelope, Session
 
+from mailgate import metrics
 from mailgate.model import Report
 from mailgate.policy import Policy
 from mailgate.relay import replies
@@ -92,6 +93,7 @@ class Pipeline:
         if report.crashed:
             log.error("checks crashed: %s", ", ".join(report.crashed))
             raise LintFailed("crashed: " + ", ".join(report.crashed))
+        metrics.observe_lint(report, "relay")
         return report
 
     async def process(self, session: Session, envelope: Envelope, txn: Transaction | None) -> str:
@@ -121,6 +123,7 @@ class Pipeline:
             except Exception:
                 log.exception("audit write failed for %s", audit_id)
             log.info("%s %s -> %s %s %s %d", audit_id, mail_from, rcpts, audit.verdict, audit.action, code)
+            metrics.observe_decision(audit.verdict, audit.action)
             return reply
 
         try:
@@ -191,6 +194,7 @@ class Pipeline:
             out = prepend_headers(out, [("X-Mailgate-Sender-Mismatch", f"envelope={mail_from}; from={spoof}")])
         reply = await txn.send(out)
         if not reply.ok:
+            metrics.observe_upstream_error(reply.code)
             return await finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
         if decision.action == "advise":
             self._report_mail(report, mail_from, decision, link, "")

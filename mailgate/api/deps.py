@@ -1,0 +1,82 @@
+"""What every route needs: the app's services and the caller's identity.
+
+Auth is a dependency on the routers themselves (not per route), so a new route cannot forget it:
+``viewer`` routers read, ``admin`` routers write. Only ``Authorization: Bearer <token>`` counts —
+never a query parameter or a cookie. Every refusal is a uniform 401 (no or bad token) or 403
+(a viewer token on a write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from mailgate.api.settings import ApiSettings
+from mailgate.api.tokens import verify_token
+from mailgate.state import PolicyState
+from mailgate.store import Store
+
+
+@dataclass
+class Services:
+    state: PolicyState
+    store: Store
+    settings: ApiSettings
+    lint_slots: asyncio.Semaphore
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str  # who, for the audit trail: "token:<name>/<id>" or "anonymous"
+    role: str  # admin | viewer | anonymous
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+_UNAUTHORIZED = HTTPException(
+    status.HTTP_401_UNAUTHORIZED,
+    detail={"code": "unauthorized", "message": "需要有效的令牌 / a valid bearer token is required"},
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
+async def caller(request: Request, svc: Annotated[Services, Depends(services)]) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token or token != token.strip():
+        raise _UNAUTHORIZED
+    row = await asyncio.to_thread(verify_token, svc.store, token)
+    if row is None:
+        raise _UNAUTHORIZED
+    return Caller(name=f"token:{row.name or '-'}/{row.id[:8]}", role=row.role)
+
+
+async def viewer(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    return who
+
+
+async def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    if who.role != "admin":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail={"code": "forbidden", "message": "需要管理员令牌 / an admin token is required"},
+        )
+    return who
+
+
+async def lint_caller(request: Request, svc: Annotated[Services, Depends(services)]) -> Caller:
+    """``POST /v1/lint`` and ``/v1/format``: open when ``[api] public_lint``, else any token."""
+    if svc.settings.public_lint and not request.headers.get("authorization"):
+        return Caller(name="anonymous", role="anonymous")
+    return await caller(request, svc)
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+ViewerDep = Annotated[Caller, Depends(viewer)]
+AdminDep = Annotated[Caller, Depends(admin)]

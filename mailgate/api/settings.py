@@ -1,0 +1,55 @@
+"""``[api]`` settings as a value, validated once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailgate.errors import ConfigError
+from mailgate.policy import Policy
+from mailgate.relay.config import split_hostport
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    public_lint: bool = False  # POST /v1/lint and /v1/format without a token (a mail-client add-in)
+    max_body_bytes: int = 10_240_000  # 413 above this, before parsing
+    max_json_depth: int = 32  # 400 above this, before parsing
+    lint_workers: int = 2  # threads linting API requests (each bounded by the engine's time budget)
+    policy_poll: float = 0.5
+    retain_days: int = 0  # keep relayed message bytes this long for policy dry runs (0: off)
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def api_settings(policy: Policy) -> ApiSettings:
+    raw = policy.raw.get("api", {})
+    storage = policy.raw.get("storage", {})
+    known = {"listen", "public_lint", "max_body_bytes", "max_json_depth", "lint_workers", "policy_poll"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"[api] unknown key(s): {', '.join(sorted(unknown))}")
+    values: dict[str, object] = {}
+    if "listen" in raw:
+        host, port = split_hostport(str(raw["listen"]), key="listen", default_port=8025)
+        values["host"], values["port"] = host, port
+    if "public_lint" in raw:
+        if not isinstance(raw["public_lint"], bool):
+            raise ConfigError("[api] public_lint must be true or false")
+        values["public_lint"] = raw["public_lint"]
+    for key in ("max_body_bytes", "max_json_depth", "lint_workers"):
+        if key in raw:
+            if not isinstance(raw[key], int) or raw[key] <= 0:
+                raise ConfigError(f"[api] {key} must be a positive integer")
+            values[key] = raw[key]
+    if "policy_poll" in raw:
+        values["policy_poll"] = float(raw["policy_poll"])
+    if "retain_days" in storage:
+        if not isinstance(storage["retain_days"], int) or storage["retain_days"] < 0:
+            raise ConfigError("[storage] retain_days must be a non-negative integer")
+        values["retain_days"] = storage["retain_days"]
+    return ApiSettings(**values)  # type: ignore[arg-type]
