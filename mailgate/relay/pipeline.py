@@ -6,6 +6,7 @@ Kept apart from the SMTP plumbing so the policy path reads top to bottom in one 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
@@ -31,8 +32,8 @@ from mailgate.relay.upstream import Delivery, Transaction, deliver_once
 from mailgate.relay.worker import Linter
 from mailgate.report import report_to_json
 from mailgate.state import PolicyState
-from mailgate.store import AuditEntry, QuarantineEntry, Store
-from mailgate.store.models import new_id
+from mailgate.store import AuditEntry, QuarantineEntry, RetainedMessage, Store
+from mailgate.store.models import new_id, utcnow
 
 log = logging.getLogger("mailgate.relay")
 
@@ -56,6 +57,7 @@ class Pipeline:
         self.store = store
         self.report_delivery = report_delivery
         self.limiter = RateLimiter(settings.report_rate)
+        self.retain_days = int(state.base.raw.get("storage", {}).get("retain_days", 0) or 0)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -115,6 +117,8 @@ class Pipeline:
         )
 
         async def finish(code: int, reply: str, outcome: str | None = None) -> str:
+            if self.retain_days and audit.verdict != "crash":
+                await self._retain(audit_id, mail_from, rcpts, data)
             audit.smtp_code = code
             audit.outcome = outcome or reply.split("\r\n")[-1][:500]
             audit.latency_ms = (time.monotonic() - started) * 1000
@@ -199,6 +203,20 @@ class Pipeline:
         if decision.action == "advise":
             self._report_mail(report, mail_from, decision, link, "")
         return await finish(250, replies.OK_DELIVERED)
+
+    async def _retain(self, audit_id: str, mail_from: str, rcpts: list[str], data: bytes) -> None:
+        """Opt-in (``[storage] retain_days``): keep the bytes so a proposed policy can be replayed."""
+        row = RetainedMessage(
+            audit_id=audit_id,
+            mail_from=mail_from,
+            rcpt_to=rcpts,
+            data=data,
+            expires_at=utcnow() + dt.timedelta(days=self.retain_days),
+        )
+        try:
+            await asyncio.to_thread(self.store.retain, row)
+        except Exception:
+            log.exception("could not retain %s for dry runs", audit_id)
 
     def _sender_mismatch(self, report: Report, mail_from: str) -> str | None:
         """HOSTILE 24: the header From of one of our domains on mail whose envelope sender is not ours."""

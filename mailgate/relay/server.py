@@ -440,10 +440,14 @@ class Relay:
     async def _poll_policy(self) -> None:
         """Adopt a new policy version (an admin change on any instance) within ``policy_poll`` seconds."""
         state = self.pipeline.state
+        ticks = 0
         while True:
             await asyncio.sleep(self.settings.policy_poll)
             try:
                 await asyncio.to_thread(state.refresh)
+                ticks += 1
+                if self.pipeline.retain_days and ticks % 7200 == 1:  # about hourly at the default poll
+                    await asyncio.to_thread(self.pipeline.store.purge_retained)
             except Exception:  # the database is briefly unreachable: keep the policy we have
                 log.warning("policy refresh failed; keeping version %d", state.version, exc_info=True)
 

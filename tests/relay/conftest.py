@@ -76,6 +76,7 @@ def start_relay(base_policy: Policy, tmp_path: Path, sink: CaptureSink) -> Itera
         policy: dict[str, Any] | None = None,
         upstream: bool | int = True,
         linter: Linter | None = None,
+        storage: dict[str, Any] | None = None,
     ) -> Harness:
         relay_cfg: dict[str, Any] = {"listen": "127.0.0.1:0", "upstream_timeout": 3}
         if upstream is True:
@@ -83,7 +84,7 @@ def start_relay(base_policy: Policy, tmp_path: Path, sink: CaptureSink) -> Itera
         elif upstream:
             relay_cfg["upstream"] = f"127.0.0.1:{upstream}"
         relay_cfg.update(relay or {})
-        raw = {**base_policy.raw, "relay": relay_cfg, "policy": policy or {}}
+        raw = {**base_policy.raw, "relay": relay_cfg, "policy": policy or {}, "storage": storage or {}}
         pol = dataclasses.replace(base_policy, raw=raw)
         store = Store(f"sqlite:///{tmp_path / 'relay.db'}")
         stores.append(store)
