@@ -11,10 +11,16 @@ from sqlalchemy import create_engine, inspect
 
 from mailgate.store import AuditEntry, Store, schema
 from mailgate.store.models import Base
+from tests.db import fresh_store_url
 
 
 def test_a_new_database_is_at_head_and_matches_the_models(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    with fresh_store_url(tmp_path) as url:
+        store = Store(url)
+        _at_head_and_matching(store)
+
+
+def _at_head_and_matching(store: Store) -> None:
     try:
         assert schema.current_revision(store.engine) == "0003"
         with store.engine.connect() as conn:
@@ -49,7 +55,12 @@ def test_a_database_of_an_older_release_is_upgraded_keeping_its_rows(tmp_path: P
 
 
 def test_migrations_downgrade_to_nothing(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    with fresh_store_url(tmp_path) as url:
+        _down_and_up(url)
+
+
+def _down_and_up(url: str) -> None:
+    engine = create_engine(url)
     schema.upgrade(engine)
     schema.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

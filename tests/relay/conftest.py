@@ -17,6 +17,7 @@ from mailgate.relay.testing import CaptureSink, RelayThread, free_port
 from mailgate.relay.worker import Linter, ThreadLinter
 from mailgate.store import Store
 from tests.conftest import EXAMPLES
+from tests.db import fresh_store_url
 
 SENDER = "lina@demo.example.cn"
 
@@ -66,7 +67,13 @@ class Harness:
 
 
 @pytest.fixture
-def start_relay(base_policy: Policy, tmp_path: Path, sink: CaptureSink) -> Iterator[Callable[..., Harness]]:
+def store_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_store_url(tmp_path, "relay.db") as url:
+        yield url
+
+
+@pytest.fixture
+def start_relay(base_policy: Policy, store_url: str, sink: CaptureSink) -> Iterator[Callable[..., Harness]]:
     running: list[RelayThread] = []
     stores: list[Store] = []
 
@@ -86,7 +93,7 @@ def start_relay(base_policy: Policy, tmp_path: Path, sink: CaptureSink) -> Itera
         relay_cfg.update(relay or {})
         raw = {**base_policy.raw, "relay": relay_cfg, "policy": policy or {}, "storage": storage or {}}
         pol = dataclasses.replace(base_policy, raw=raw)
-        store = Store(f"sqlite:///{tmp_path / 'relay.db'}")
+        store = Store(store_url)
         stores.append(store)
         settings = relay_settings(pol)
         rt = RelayThread(lambda: build_relay(pol, settings=settings, linter=linter or ThreadLinter(pol), store=store))

@@ -17,16 +17,15 @@ from tests.relay.conftest import FAIL_EML, PASS_EML, PASS_RCPTS, SENDER, Harness
 from tests.relay.test_actions_paths import crlf, send
 
 
-def write_config(tmp_path: Path, *, upstream: int | None) -> tuple[Path, Store]:
-    db = tmp_path / "cli.db"
+def write_config(tmp_path: Path, url: str, *, upstream: int | None) -> tuple[Path, Store]:
     relay = f'upstream = "127.0.0.1:{upstream}"\nupstream_starttls = false\n' if upstream else ""
     cfg = tmp_path / "mailgate.toml"
     cfg.write_text(
         f'[organization]\ninternal_domains = ["demo.example.cn"]\ndirectory = "{EXAMPLES / "directory.csv"}"\n'
-        f'[relay]\n{relay}[storage]\nurl = "sqlite:///{db}"\n',
+        f'[relay]\n{relay}[storage]\nurl = "{url}"\n',
         encoding="utf-8",
     )
-    return cfg, Store(f"sqlite:///{db}")
+    return cfg, Store(url)
 
 
 def hold(store: Store) -> QuarantineEntry:
@@ -36,8 +35,10 @@ def hold(store: Store) -> QuarantineEntry:
     )  # fmt: skip
 
 
-def test_quarantine_list_release_discard(tmp_path: Path, sink: CaptureSink, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg, store = write_config(tmp_path, upstream=sink.port)
+def test_quarantine_list_release_discard(
+    tmp_path: Path, store_url: str, sink: CaptureSink, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg, store = write_config(tmp_path, store_url, upstream=sink.port)
     first, second = hold(store), hold(store)
     assert main(["quarantine", "list", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
@@ -54,8 +55,8 @@ def test_quarantine_list_release_discard(tmp_path: Path, sink: CaptureSink, caps
     store.close()
 
 
-def test_release_with_upstream_down_keeps_it_held(tmp_path: Path, dead_port: int) -> None:
-    cfg, store = write_config(tmp_path, upstream=dead_port)
+def test_release_with_upstream_down_keeps_it_held(tmp_path: Path, store_url: str, dead_port: int) -> None:
+    cfg, store = write_config(tmp_path, store_url, upstream=dead_port)
     entry = hold(store)
     assert main(["quarantine", "release", entry.id, "--config", str(cfg)]) == 1
     [still] = store.quarantine()
@@ -63,8 +64,8 @@ def test_release_with_upstream_down_keeps_it_held(tmp_path: Path, dead_port: int
     store.close()
 
 
-def test_outbox_listing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    cfg, store = write_config(tmp_path, upstream=None)
+def test_outbox_listing(tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg, store = write_config(tmp_path, store_url, upstream=None)
     entry = store.add_outbox(SENDER, PASS_RCPTS, crlf(example(PASS_EML)))
     assert main(["outbox", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
@@ -74,9 +75,9 @@ def test_outbox_listing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_process_pool_linter_in_a_conversation(
-    start_relay: Callable[..., Harness], sink: CaptureSink, tmp_path: Path
+    start_relay: Callable[..., Harness], sink: CaptureSink, tmp_path: Path, store_url: str
 ) -> None:
-    cfg, store = write_config(tmp_path, upstream=None)
+    cfg, store = write_config(tmp_path, store_url, upstream=None)
     store.close()
     linter = PoolLinter(str(cfg), workers=1)
     try:
