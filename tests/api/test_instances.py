@@ -43,6 +43,17 @@ def _config(tmp_path: Path, name: str, url: str) -> tuple[Path, int, int]:
     return cfg, smtp, http
 
 
+def _ready(smtp: int, http: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=1) as r:
+            if r.status != 200:
+                return False
+        with socket.create_connection(("127.0.0.1", smtp), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def instance(cfg: Path, smtp: int, http: int) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
@@ -53,11 +64,8 @@ def instance(cfg: Path, smtp: int, http: int) -> Iterator[subprocess.Popen[bytes
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "exited"
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        with socket.create_connection(("127.0.0.1", smtp), timeout=1):
-                            break
+            if _ready(smtp, http):
+                break
             time.sleep(0.2)
         else:
             pytest.fail("instance did not start")
