@@ -56,10 +56,20 @@ class PolicyState:
         with self._lock:
             if latest == self.version:
                 return False
-            row = self.store.get_policy_version(latest)
-            if row is None:
+            try:  # the newest version that validates (a new instance must not fall back to config only)
+                for row in self.store.policy_history(limit=50, before=latest + 1):
+                    if row.version <= self.version:
+                        return False
+                    if self._apply(row.version, dict(row.doc or {})):
+                        return True
                 return False
-            return self._apply(latest, dict(row.doc or {}))
+            finally:
+                self._skipped = latest if self.version != latest else None
+
+    @property
+    def seen(self) -> int:
+        """The newest stored version considered (in effect, or skipped as invalid): the next change's base."""
+        return max(self.version, self._skipped or 0)
 
     def at(self, version: int) -> Policy:
         """The policy at ``version`` (lint workers: the relay says which version is in effect)."""
@@ -84,7 +94,7 @@ class PolicyState:
             policy, table = self.build(doc)
         except ConfigError as exc:
             log.error("policy version %d does not validate, keeping version %d: %s", version, self.version, exc)
-            self._skipped = version
+            self._skipped = max(version, self._skipped or 0)
             return False
         self.version, self.doc, self.policy, self.table = version, doc, policy, table
         log.info("policy version %d in effect", version)

@@ -43,7 +43,7 @@ def _commit(
 ) -> PolicyVersion | None:
     for _ in range(5):
         state.refresh()
-        base, current = state.version, state.doc
+        base, current = state.seen, state.doc
         doc = copy.deepcopy(current)
         mutate(doc)
         changes = diff(current, doc)

@@ -42,6 +42,10 @@ def address_ok(address: str) -> bool:
     two ``@``, IP literals, a trailing dot), control characters and over-long addresses (HOSTILE 10, 23)."""
     if len(address) > 254 or any(c in address for c in "\r\n\x00"):
         return False
+    try:
+        address.encode("utf-8")  # 8-bit bytes that are not UTF-8 arrive as lone surrogates
+    except UnicodeEncodeError:
+        return False
     local, sep, domain = address.rpartition("@")
     if not sep or not local or not domain or not _LOCAL_ATOM.match(local):
         return False
@@ -74,6 +78,12 @@ class ConnectionLimits:
         self.by_client[client] -= 1
         if self.by_client[client] <= 0:
             del self.by_client[client]
+
+
+_AIOSMTPD_REPLIES = {  # aiosmtpd's own texts, with enhanced status codes
+    "552 Error: Too much mail data": replies.TOO_BIG,
+    "500 Line too long (see RFC5321 4.5.3.1.6)": "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)",
+}
 
 
 class AuthGuard:
@@ -213,6 +223,8 @@ class RelaySMTP(SMTP):
         await super().smtp_AUTH(arg)
 
     async def push(self, status: AnyStr) -> None:
+        if isinstance(status, str) and status in _AIOSMTPD_REPLIES:
+            status = _AIOSMTPD_REPLIES[status]
         if self._admitted is not None and isinstance(status, str):
             if status.startswith("535"):
                 await asyncio.sleep(self.auth_guard.failed(self._admitted, self.loop.time()))
@@ -221,6 +233,15 @@ class RelaySMTP(SMTP):
         await super().push(status)
 
     # -- DATA: an idle timeout per read and a deadline for the whole upload (HOSTILE 15) -------------
+
+    def _set_post_data_state(self) -> None:
+        # RSET, HELO/EHLO and a refused DATA all start a new envelope: end the old one's upstream
+        # transaction too, so its connection goes back to the pool instead of lingering.
+        old = getattr(self, "envelope", None)
+        if isinstance(old, RelayEnvelope) and old.upstream is not None:
+            txn, old.upstream = old.upstream, None
+            self.event_handler.spawn(txn.abort())
+        super()._set_post_data_state()
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self._improper_pipelining():
@@ -231,9 +252,20 @@ class RelaySMTP(SMTP):
         self._reset_timeout(max(s.data_timeout, s.max_message_bytes / max(s.min_data_rate, 1)))
         self._last_read = self.loop.time()
         self._idle_handle = self.loop.call_later(s.data_idle_timeout, self._idle_check)
+        # aiosmtpd keeps every piece of an over-long line until its CRLF (HOSTILE 6): such a
+        # message is refused anyway (500), so drain those pieces instead of keeping them.
+        reader = self._reader
+        keep_read = reader.read
+
+        async def drain(n: int = -1) -> bytes:
+            await keep_read(n)
+            return b""
+
+        reader.read = drain  # type: ignore[method-assign]
         try:
             await super().smtp_DATA(arg)
         finally:
+            reader.read = keep_read  # type: ignore[method-assign]
             self._stop_idle_watch()
             if self.transport is not None:
                 self._reset_timeout(self.settings.command_timeout)

@@ -171,6 +171,8 @@ class SmtpTransaction:
             except aiosmtplib.SMTPResponseException as exc:
                 if exc.code != 421:
                     return _failure(exc)
+            except UnicodeError:
+                return Reply(553, "5.6.7 Address cannot be encoded for the next hop")
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 pass  # the server dropped the idle connection: open a fresh one
             reused.close()
@@ -182,6 +184,8 @@ class SmtpTransaction:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.warning("upstream %s:%s at MAIL: %s", s.host, s.port, exc)
             return _failure(exc)
+        except UnicodeError:
+            return Reply(553, "5.6.7 Address cannot be encoded for the next hop")
         return refusal or Reply(250, "2.1.0 OK")
 
     async def add_recipient(self, rcpt: str) -> Reply:
@@ -191,6 +195,8 @@ class SmtpTransaction:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.info("upstream refused RCPT %s: %s", rcpt, exc)
             return _failure(exc)
+        except UnicodeError:
+            return Reply(553, "5.6.7 Address cannot be encoded for the next hop")
         self.accepted.append(rcpt)
         return Reply(resp.code, resp.message)
 

@@ -33,7 +33,7 @@ def _clean(value: str, what: str) -> str:
 class AttachmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     filename: str = Field(min_length=1, max_length=255)
-    size: int = Field(default=0, ge=0, le=10**10)
+    size: int = Field(default=1, ge=0, le=10**10)  # unknown size: treated as not empty
 
     @field_validator("filename")
     @classmethod
@@ -80,8 +80,9 @@ class LintRequest(BaseModel):
             if self.html is not None:
                 msg.add_alternative(self.html, subtype="html", charset="utf-8")
             for a in self.attachments:
-                msg.add_attachment(b"", maintype="application", subtype="octet-stream", filename=a.filename,
-                                   params={"size": str(a.size)})  # fmt: skip
+                # one byte stands for the content (the parser measures decoded bytes; size= says how big)
+                msg.add_attachment(b"\0" if a.size else b"", maintype="application", subtype="octet-stream",
+                                   filename=a.filename, params={"size": str(a.size)})  # fmt: skip
             return msg.as_bytes()
         except (ValueError, TypeError, IndexError) as exc:
             raise problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid", f"bad message field: {exc}") from None
