@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from mailgate.api.deps import Services, viewer
 from mailgate.api.limits import BodyLimits
-from mailgate.api.routes import checks, health, lint, policy
+from mailgate.api.routes import checks, directory, health, lint, policy, quarantine, reports, stats
 from mailgate.errors import ConfigError
 
 log = logging.getLogger("mailgate.api")
@@ -35,6 +35,13 @@ API_ROUTERS = [
     checks.write,
     policy.read,
     policy.write,
+    directory.read,
+    directory.write,
+    quarantine.read,
+    quarantine.write,
+    stats.read,
+    reports.read,
+    reports.pages,  # /reports/{audit_id}: open by design (a capability URL, see routes/reports.py)
 ]
 
 

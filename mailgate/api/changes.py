@@ -23,6 +23,8 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
         new = {}
     if isinstance(new, dict) and old is None:
         old = {}
+    if _keyed(old) and _keyed(new):  # e.g. directory.people: one entry per changed person, not the list
+        old, new = {p["email"].lower(): p for p in old}, {p["email"].lower(): p for p in new}
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[dict[str, Any]] = []
         for key in sorted({*old, *new}, key=str):
@@ -32,6 +34,10 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     if old == new or (old == {} and new is None) or (new == {} and old is None):
         return []
     return [{"path": path, "old": old, "new": new}]
+
+
+def _keyed(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(p, dict) and isinstance(p.get("email"), str) for p in value)
 
 
 def unprocessable(message: str) -> HTTPException:

@@ -15,7 +15,6 @@ from mailgate.relay.pipeline import Pipeline
 from mailgate.relay.server import Relay
 from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream
 from mailgate.relay.worker import Linter, PoolLinter, ThreadLinter
-from mailgate.state import PolicyState
 from mailgate.store import Store
 from mailgate.store.repo import DEFAULT_URL
 
@@ -39,6 +38,8 @@ def build_relay(
 ) -> Relay:
     """A relay wired from the config; tests pass their own linter, store or settings."""
     settings = settings or relay_settings(policy)
+    from mailgate.state import PolicyState  # mailgate.state imports relay.decide: import late
+
     store = store or open_store(policy)
     state = PolicyState(policy, store)
     state.refresh()

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import Envelope, Session
 
@@ -31,9 +31,11 @@ from mailgate.relay.reportmail import RateLimiter, build_report_mail, should_rep
 from mailgate.relay.upstream import Delivery, Transaction, deliver_once
 from mailgate.relay.worker import Linter
 from mailgate.report import report_to_json
-from mailgate.state import PolicyState
 from mailgate.store import AuditEntry, QuarantineEntry, RetainedMessage, Store
 from mailgate.store.models import new_id, utcnow
+
+if TYPE_CHECKING:
+    from mailgate.state import PolicyState
 
 log = logging.getLogger("mailgate.relay")
 

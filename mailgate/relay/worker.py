@@ -16,13 +16,15 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mailgate.fmt import format_bytes
 from mailgate.lint import lint_bytes
 from mailgate.model import Report
 from mailgate.policy import Policy, load_policy
-from mailgate.state import PolicyState
+
+if TYPE_CHECKING:
+    from mailgate.state import PolicyState
 
 log = logging.getLogger("mailgate.relay.worker")
 
@@ -50,6 +52,8 @@ _state: PolicyState | None = None
 
 
 def _init_worker(config_path: str | None) -> None:
+    from mailgate.state import PolicyState
+
     global _state
     base = load_policy(Path(config_path) if config_path else None)
     _state = PolicyState(base)
