@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from mailgate.api.deps import Services, viewer
 from mailgate.api.limits import BodyLimits
-from mailgate.api.routes import checks, directory, health, lint, policy, quarantine, reports, stats
+from mailgate.api.routes import checks, directory, health, lint, policy, quarantine, reports, simulate, stats
 from mailgate.errors import ConfigError
 
 log = logging.getLogger("mailgate.api")
@@ -40,6 +40,7 @@ API_ROUTERS = [
     quarantine.read,
     quarantine.write,
     stats.read,
+    simulate.router,
     reports.read,
     reports.pages,  # /reports/{audit_id}: open by design (a capability URL, see routes/reports.py)
 ]
