@@ -204,7 +204,8 @@ class Pipeline:
             return await finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
         if decision.action == "advise":
             self._report_mail(report, mail_from, decision, link, "")
-        return await finish(250, replies.OK_DELIVERED)
+        queued = "local outbox" in reply.text  # say where it went when it did not go to a mail server
+        return await finish(250, replies.passed_back(250, reply.text) if queued else replies.OK_DELIVERED)
 
     async def _retain(self, audit_id: str, mail_from: str, rcpts: list[str], data: bytes) -> None:
         """Opt-in (``[storage] retain_days``): keep the bytes so a proposed policy can be replayed."""

@@ -13,6 +13,8 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import os
+import select
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,9 +53,25 @@ LintFn = Callable[[bytes, "str | None", tuple[str, ...], int], Report]
 _state: PolicyState | None = None
 
 
-def _init_worker(config_path: str | None) -> None:
+def _die_with(parent: int) -> None:
+    """Exit when the relay process ends, even by SIGKILL (no orphaned worker keeps the NLP pipeline)."""
+    try:
+        fd = os.pidfd_open(parent)
+    except (OSError, AttributeError):  # not Linux ≥ 5.3: the pool's own shutdown is all we have
+        return
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_worker(config_path: str | None, parent: int | None = None) -> None:
     from mailgate.state import PolicyState
 
+    if parent is not None:
+        _die_with(parent)
     global _state
     base = load_policy(Path(config_path) if config_path else None)
     _state = PolicyState(base)
@@ -97,7 +115,10 @@ class PoolLinter:
         # forkserver: never fork the relay's running event loop and threads.
         ctx = multiprocessing.get_context("forkserver")
         return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.config_path,)
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(self.config_path, os.getpid()),
         )
 
     def _replace(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
