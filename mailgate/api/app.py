@@ -106,11 +106,18 @@ def create_app(svc: Services, *, poll: bool = True) -> FastAPI:
     return app
 
 
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def schema(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         spec.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         spec["security"] = [{"bearer": []}]
+        for path, operations in spec.get("paths", {}).items():
+            if path in OPEN_PATHS or path.startswith("/reports/"):
+                for operation in operations.values():
+                    operation["security"] = []  # open by design
         app.openapi_schema = spec
     return app.openapi_schema
 

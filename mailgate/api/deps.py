@@ -9,10 +9,12 @@ never a query parameter or a cookie. Every refusal is a uniform 401 (no or bad t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi.routing import APIRoute
 
 from mailgate.api.settings import ApiSettings
 from mailgate.api.tokens import verify_token
@@ -47,6 +49,9 @@ _UNAUTHORIZED = HTTPException(
 
 
 async def caller(request: Request, svc: Annotated[Services, Depends(services)]) -> Caller:
+    known: Caller | None = request.scope.get("mailgate.caller")
+    if known is not None:  # already decided by AuthFirst, before the body was read
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token or token != token.strip():
@@ -54,7 +59,9 @@ async def caller(request: Request, svc: Annotated[Services, Depends(services)]) 
     row = await asyncio.to_thread(verify_token, svc.store, token)
     if row is None:
         raise _UNAUTHORIZED
-    return Caller(name=f"token:{row.name or '-'}/{row.id[:8]}", role=row.role)
+    who = Caller(name=f"token:{row.name or '-'}/{row.id[:8]}", role=row.role)
+    request.scope["mailgate.caller"] = who
+    return who
 
 
 async def viewer(who: Annotated[Caller, Depends(caller)]) -> Caller:
@@ -80,3 +87,24 @@ async def lint_caller(request: Request, svc: Annotated[Services, Depends(service
 ServicesDep = Annotated[Services, Depends(services)]
 ViewerDep = Annotated[Caller, Depends(viewer)]
 AdminDep = Annotated[Caller, Depends(admin)]
+
+
+class AuthFirst(APIRoute):
+    """Decides auth before FastAPI reads the body. FastAPI decodes a JSON body before it solves any
+    dependency, so without this invalid JSON is a 422 (undecodable bytes a 400) ahead of the 401/403:
+    the answer to a bad token would depend on the body. Routers that carry ``viewer``/``admin`` use it
+    (``APIRouter(..., route_class=AuthFirst)``); routes without those dependencies are left as they are."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guards = {d.dependency for d in self.dependencies} & {viewer, admin}
+        if not guards:
+            return handler
+
+        async def guarded(request: Request) -> Response:
+            who = await caller(request, services(request))
+            if admin in guards:
+                await admin(who)
+            return await handler(request)
+
+        return guarded

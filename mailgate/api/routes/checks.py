@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailgate.api.changes import Doc, commit, section
-from mailgate.api.deps import AdminDep, ServicesDep, admin, viewer
+from mailgate.api.deps import AdminDep, AuthFirst, ServicesDep, admin, viewer
 from mailgate.api.errors import problem
 from mailgate.explain import check_info
 from mailgate.model import Severity
 
-read = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(viewer)])
-write = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(admin)])
+read = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(viewer)], route_class=AuthFirst)
+write = APIRouter(prefix="/v1/checks", tags=["checks"], dependencies=[Depends(admin)], route_class=AuthFirst)
 
 
 class CheckPatch(BaseModel):

@@ -23,14 +23,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailgate.api.changes import Doc, commit, unprocessable
-from mailgate.api.deps import AdminDep, ServicesDep, admin, viewer
+from mailgate.api.deps import AdminDep, AuthFirst, ServicesDep, admin, viewer
 from mailgate.api.errors import problem
 from mailgate.directory import Directory, Person
 from mailgate.errors import DirectoryError
 from mailgate.state import PolicyState
 
-read = APIRouter(prefix="/v1/directory", tags=["directory"], dependencies=[Depends(viewer)])
-write = APIRouter(prefix="/v1/directory", tags=["directory"], dependencies=[Depends(admin)])
+read = APIRouter(prefix="/v1/directory", tags=["directory"], dependencies=[Depends(viewer)], route_class=AuthFirst)
+write = APIRouter(prefix="/v1/directory", tags=["directory"], dependencies=[Depends(admin)], route_class=AuthFirst)
 
 REQUIRED = ("email", "name", "department", "role")
 _BAD_CHARS = frozenset('<>",;|\\') | {chr(c) for c in range(32)} | {"\x7f", "\u2028", "\u2029"}

@@ -83,6 +83,10 @@ class LintRequest(BaseModel):
                 # one byte stands for the content (the parser measures decoded bytes; size= says how big)
                 msg.add_attachment(b"\0" if a.size else b"", maintype="application", subtype="octet-stream",
                                    filename=a.filename, params={"size": str(a.size)})  # fmt: skip
+            for part in msg.walk():  # encoded words are decoded by now: =?utf-8?Q?=0D=0A?= is CR LF
+                for name, value in part.items():
+                    if any(c in _CONTROL for c in str(value)):
+                        raise ValueError(f"{name} decodes to CR, LF or NUL")
             return msg.as_bytes()
         except (ValueError, TypeError, IndexError) as exc:
             raise problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid", f"bad message field: {exc}") from None

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from mailgate.api.changes import Doc, commit, section
-from mailgate.api.deps import AdminDep, ServicesDep, admin, viewer
+from mailgate.api.deps import AdminDep, AuthFirst, ServicesDep, admin, viewer
 from mailgate.api.errors import iso, problem
 from mailgate.relay.decide import DEFAULTS
 
-read = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(viewer)])
-write = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(admin)])
+read = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(viewer)], route_class=AuthFirst)
+write = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(admin)], route_class=AuthFirst)
 
 TAG_CHECK = "subject-tag"
 RULES_CHECK = "recipients-scope"

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
-from mailgate.api.deps import AdminDep, ServicesDep, admin, viewer
+from mailgate.api.deps import AdminDep, AuthFirst, ServicesDep, admin, viewer
 from mailgate.api.errors import iso, problem
 from mailgate.cli import _subject_of as subject_of
 from mailgate.errors import ConfigError
@@ -28,8 +28,8 @@ from mailgate.store.queries import quarantine_page
 
 log = logging.getLogger("mailgate.api.quarantine")
 
-read = APIRouter(prefix="/v1/quarantine", tags=["quarantine"], dependencies=[Depends(viewer)])
-write = APIRouter(prefix="/v1/quarantine", tags=["quarantine"], dependencies=[Depends(admin)])
+read = APIRouter(prefix="/v1/quarantine", tags=["quarantine"], dependencies=[Depends(viewer)], route_class=AuthFirst)
+write = APIRouter(prefix="/v1/quarantine", tags=["quarantine"], dependencies=[Depends(admin)], route_class=AuthFirst)
 
 EntryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Fa-f]+$")]
 Status = Literal["held", "released", "discarded", "all"]

@@ -25,14 +25,14 @@ import jinja2
 from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import HTMLResponse
 
-from mailgate.api.deps import ServicesDep, viewer
+from mailgate.api.deps import AuthFirst, ServicesDep, viewer
 from mailgate.api.errors import iso, problem
 from mailgate.relay.decide import ACTIONS
 from mailgate.store import AuditEntry
 from mailgate.store.queries import AUDIT_LIST_COLUMNS, audit_page
 
 pages = APIRouter(tags=["reports"])
-read = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(viewer)])
+read = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(viewer)], route_class=AuthFirst)
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 PAGE_HEADERS = {

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from mailgate.api.changes import diff
-from mailgate.api.deps import Services, ServicesDep, viewer
+from mailgate.api.deps import AuthFirst, Services, ServicesDep, viewer
 from mailgate.api.errors import problem
 from mailgate.api.limits import json_depth_exceeds
 from mailgate.errors import ConfigError
@@ -49,7 +49,7 @@ from mailgate.simulate import (
 from mailgate.store import RetainedMessage, Store
 from mailgate.store.models import utcnow
 
-router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(viewer)])
+router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(viewer)], route_class=AuthFirst)
 log = logging.getLogger("mailgate.api.simulate")
 
 MAX_UPLOADS = 200

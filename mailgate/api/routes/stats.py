@@ -22,14 +22,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from mailgate.api.deps import ServicesDep, viewer
+from mailgate.api.deps import AuthFirst, ServicesDep, viewer
 from mailgate.api.errors import iso
 from mailgate.directory import Directory
 from mailgate.relay.decide import ACTIONS, VERDICTS
 from mailgate.store.models import utcnow
 from mailgate.store.queries import StatsRows, stats_rows
 
-read = APIRouter(prefix="/v1/stats", tags=["stats"], dependencies=[Depends(viewer)])
+read = APIRouter(prefix="/v1/stats", tags=["stats"], dependencies=[Depends(viewer)], route_class=AuthFirst)
 
 TOP_RULES = 10
 
