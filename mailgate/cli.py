@@ -111,15 +111,15 @@ def _config_path(args: argparse.Namespace) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import logging
-
     from mailgate.relay import relay_settings
     from mailgate.serve import run_relay, supervise
 
     policy = _policy(args)
     settings = relay_settings(policy, config_path=_config_path(args))
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("mailgate").setLevel(logging.INFO)
+    from mailgate.logjson import configure
+
+    configure(args.log_format)
+    os.environ["MAILGATE_LOG_FORMAT"] = args.log_format  # for the relay processes of `processes > 1`
     if args.relay_only and args.api_only:
         print("mailgate: --relay-only and --api-only exclude each other", file=sys.stderr)
         return EXIT_USAGE
@@ -278,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--relay-only", action="store_true", help="run only the SMTP relay")
     p.add_argument("--api-only", action="store_true", help="run only the HTTP API")
+    p.add_argument("--log-format", choices=["json", "text"], default="json", help="log lines on stderr")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("outbox", help="list (or show) mail delivered to the local outbox")

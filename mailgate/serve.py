@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -94,7 +95,9 @@ def run_relay(policy: Policy, settings: RelaySettings, *, api: bool = False, rel
 
 
 def _child(config_path: str | None, locale: str | None, api: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    from mailgate.logjson import configure
+
+    configure(os.environ.get("MAILGATE_LOG_FORMAT", "json"))
     policy = load_policy(Path(config_path) if config_path else None)
     if locale:
         from dataclasses import replace
