@@ -16,6 +16,7 @@ from mailgate.relay.decide import DEFAULTS
 read = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(viewer)], route_class=AuthFirst)
 write = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(admin)], route_class=AuthFirst)
 
+MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
 TAG_CHECK = "subject-tag"
 RULES_CHECK = "recipients-scope"
 ActionName = Literal["deliver", "reject", "hold", "advise", "annotate", "monitor"]
@@ -229,14 +230,14 @@ def _version_json(row: Any, *, doc: bool = False) -> dict[str, Any]:
 async def history(
     svc: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> dict[str, Any]:
     rows = await asyncio.to_thread(svc.store.policy_history, limit, before)
     return {"current": svc.state.version, "versions": [_version_json(r) for r in rows]}
 
 
 @read.get("/policy/versions/{version}", summary="One version, with its whole admin layer")
-async def get_version(version: Annotated[int, Path(ge=1, le=2**31)], svc: ServicesDep) -> dict[str, Any]:
+async def get_version(version: Annotated[int, Path(ge=1, le=MAX_VERSION)], svc: ServicesDep) -> dict[str, Any]:
     row = await asyncio.to_thread(svc.store.get_policy_version, version)
     if row is None:
         raise _not_found(f"no policy version {version}")
@@ -244,7 +245,9 @@ async def get_version(version: Annotated[int, Path(ge=1, le=2**31)], svc: Servic
 
 
 @write.post("/policy/rollback/{version}", summary="Make an old version current again (as a new version)")
-async def rollback(version: Annotated[int, Path(ge=0, le=2**31)], svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+async def rollback(
+    version: Annotated[int, Path(ge=0, le=MAX_VERSION)], svc: ServicesDep, who: AdminDep
+) -> dict[str, Any]:
     if version == 0:
         target: dict[str, Any] = {}
     else:
