@@ -10,10 +10,13 @@ the policy:
 - before-queue: the upstream transaction opens at the first RCPT (connect, EHLO, MAIL), each RCPT
   is passed on as it comes, DATA goes upstream at the end of the client's DATA, and the client gets
   250 only after the upstream said 250;
-- ``--upstream-reuse per-transaction`` (the default, what mailgate does today): a new aiosmtplib
-  connection per transaction, built with the same arguments (opportunistic STARTTLS, so connect()
-  sends EHLO, then an explicit ehlo()), closed with QUIT in the background once the client has its
-  reply. ``pool``: idle upstream connections are kept and reused for the next transaction;
+- upstream connections made with the same aiosmtplib arguments (opportunistic STARTTLS, so
+  connect() sends EHLO, then an explicit ehlo());
+- ``--upstream-reuse pool`` (the default, as mailgate's ``ConnectionPool``): after a clean DATA the
+  connection is kept for the next transaction, at most ``--pool-size`` (8) idle ones for
+  ``--pool-idle`` (5) seconds, and one more is closed without QUIT. ``per-transaction`` (mailgate
+  before its pool): a new connection per transaction, QUIT in the background once the client has
+  its reply;
 - ``--processes N``: N server processes on one port (SO_REUSEPORT), like ``[relay] processes``.
 
 Each server process prints ``bare_relay: listening on HOST:PORT pid=PID`` once it accepts
@@ -29,6 +32,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +49,8 @@ class Options:
     port: int
     upstream_host: str
     upstream_port: int
-    pool: bool
+    pool_size: int  # 0: a new connection per transaction
+    pool_idle: float = 5.0
     timeout: float = 100.0
 
 
@@ -60,7 +65,7 @@ class Upstream:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.idle: list[aiosmtplib.SMTP] = []
+        self.idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
     async def _connect(self) -> aiosmtplib.SMTP:
         o = self.options
@@ -71,15 +76,17 @@ class Upstream:
 
     async def begin(self, mail_from: str) -> aiosmtplib.SMTP:
         """A client that has sent MAIL FROM; raises aiosmtplib/OS errors."""
-        while self.options.pool and self.idle:
-            client = self.idle.pop()
-            if not client.is_connected:
+        now = time.monotonic()
+        while self.idle:
+            client, since = self.idle.pop()
+            if not client.is_connected or now - since >= self.options.pool_idle:
+                client.close()
                 continue
             try:
                 await client.mail(mail_from)
                 return client
             except (aiosmtplib.SMTPServerDisconnected, OSError):
-                client.close()  # went stale while idle: take another one
+                client.close()  # the server dropped it while idle: take another one
         client = await self._connect()
         try:
             await client.mail(mail_from)
@@ -89,9 +96,13 @@ class Upstream:
         return client
 
     async def release(self, client: aiosmtplib.SMTP, *, clean: bool) -> None:
-        """After the transaction: back to the pool when it ended cleanly, else QUIT."""
-        if self.options.pool and clean and client.is_connected:
-            self.idle.append(client)
+        """After the transaction: back to the pool when it ended cleanly (closed if the pool is full),
+        else QUIT."""
+        if self.options.pool_size and clean and client.is_connected:
+            if len(self.idle) < self.options.pool_size:
+                self.idle.append((client, time.monotonic()))
+            else:
+                client.close()
             return
         if not client.is_connected:
             return
@@ -102,7 +113,7 @@ class Upstream:
 
     async def close(self) -> None:
         idle, self.idle = self.idle, []
-        await asyncio.gather(*(self.release(c, clean=False) for c in idle), return_exceptions=True)
+        await asyncio.gather(*(self.release(c, clean=False) for c, _ in idle), return_exceptions=True)
 
 
 class BareEnvelope(Envelope):
@@ -204,12 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listen", type=_hostport, required=True, help="host:port (a fixed port)")
     parser.add_argument("--upstream", type=_hostport, required=True, help="host:port of the next hop")
     parser.add_argument("--processes", type=int, default=1, help="server processes on the port (SO_REUSEPORT)")
-    parser.add_argument("--upstream-reuse", choices=["per-transaction", "pool"], default="per-transaction")
+    parser.add_argument("--upstream-reuse", choices=["per-transaction", "pool"], default="pool")
+    parser.add_argument("--pool-size", type=int, default=8, help="idle upstream connections kept (pool)")
+    parser.add_argument("--pool-idle", type=float, default=5.0, help="seconds an idle connection is kept (pool)")
     args = parser.parse_args(argv)
     (host, port), (up_host, up_port) = args.listen, args.upstream
     if port == 0 and args.processes > 1:
         parser.error("--processes > 1 needs a fixed --listen port")
-    options = Options(host, port, up_host, up_port, pool=args.upstream_reuse == "pool")
+    pool_size = args.pool_size if args.upstream_reuse == "pool" else 0
+    options = Options(host, port, up_host, up_port, pool_size=pool_size, pool_idle=args.pool_idle)
     if args.processes <= 1:
         _run(options)
         return 0
