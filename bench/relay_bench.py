@@ -513,15 +513,17 @@ def log_problems(server: Server) -> Counter[str]:
     found: Counter[str] = Counter()
     with contextlib.suppress(OSError):
         for line in server.log.read_text(errors="replace").splitlines():
-            if not re.search(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback", line, re.I):
-                continue
-            text = line.split(" ", 2)[-1]
+            text = ""
             if line.startswith("{"):  # mailgate's JSON log lines
                 with contextlib.suppress(ValueError, AttributeError):
                     record = json.loads(line)
-                    level = record.get("level") or record.get("levelname") or ""
-                    text = f"{level} {record.get('logger', '')} {record.get('message') or record.get('msg') or ''}"
-            found[re.sub(r"\d+", "N", text)[:160]] += 1
+                    level = str(record.get("level") or record.get("levelname") or "")
+                    if level.upper() in ("WARNING", "ERROR", "CRITICAL"):
+                        text = f"{level} {record.get('logger', '')} {record.get('msg') or record.get('message') or ''}"
+            elif re.search(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback", line):
+                text = line if line.startswith("Traceback") else line.split(" ", 2)[-1]
+            if text:
+                found[re.sub(r"\d+", "N", text)[:160]] += 1
     return found
 
 
