@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import ssl
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,6 +108,27 @@ def start_relay(base_policy: Policy, store_url: str, sink: CaptureSink) -> Itera
         rt.__exit__(None, None, None)
     for st in stores:
         st.close()
+
+
+@pytest.fixture(scope="session")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate and key for STARTTLS: (cert path, key path)."""
+    d: Path = tmp_path_factory.mktemp("tls")
+    key, crt = d / "key.pem", d / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+         "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(crt), str(key)
+
+
+def client_tls() -> ssl.SSLContext:
+    """A client context that accepts the self-signed test certificate."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 @pytest.fixture

@@ -17,11 +17,9 @@ import logging
 import os
 import re
 import smtplib
-import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,10 +31,9 @@ from mailgate.relay.auth import hash_password
 from mailgate.relay.testing import CaptureSink
 from mailgate.relay.upstream import EIGHTBIT_TEXT, TIMEOUT_TEXT, UNAVAILABLE_TEXT, ConnectionPool
 from mailgate.relay.worker import ThreadLinter
-from tests.relay.conftest import PASS_RCPTS, SENDER, Harness
+from tests.relay.conftest import PASS_RCPTS, SENDER, Harness, client_tls
 from tests.relay.rawsmtp import RawSMTP, Reply
 from tests.relay.test_failures import CrashingLinter
-from tests.relay.test_tls_auth import client_tls
 
 StartRelay = Callable[..., Harness]
 
@@ -115,19 +112,6 @@ class RecordingLinter(ThreadLinter):
         report = await super().lint(raw, envelope_from, envelope_to, **kw)
         self.reports.append(report)
         return report
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A self-signed certificate for STARTTLS (same as tests/relay/test_tls_auth.py's)."""
-    d: Path = tmp_path_factory.mktemp("tls")
-    key, crt = d / "key.pem", d / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-         "-days", "1", "-subj", "/CN=localhost"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return str(crt), str(key)
 
 
 # -- SMTP: framing and smuggling ----------------------------------------------------------------

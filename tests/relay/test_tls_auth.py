@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import smtplib
-import ssl
-import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from mailgate.relay.auth import hash_password
 from mailgate.relay.testing import CaptureSink
-from tests.relay.conftest import PASS_EML, PASS_RCPTS, SENDER, Harness, example
+from tests.relay.conftest import PASS_EML, PASS_RCPTS, SENDER, Harness, client_tls, example
 from tests.relay.test_actions_paths import crlf
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    d: Path = tmp_path_factory.mktemp("tls")
-    key, crt = d / "key.pem", d / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-         "-days", "1", "-subj", "/CN=localhost"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return str(crt), str(key)
-
-
-def client_tls() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def test_ehlo_without_tls_has_no_starttls_or_auth(start_relay: Callable[..., Harness]) -> None:
