@@ -19,7 +19,7 @@ from mailgate.errors import ConfigError
 from mailgate.policy import Policy, build_policy
 from mailgate.relay.decide import DecisionTable
 from mailgate.store import Store
-from mailgate.store.repo import DEFAULT_URL
+from mailgate.store.repo import storage_url
 
 log = logging.getLogger("mailgate.state")
 
@@ -77,7 +77,7 @@ class PolicyState:
             with self._lock:
                 if version != self.version:
                     if self.store is None:
-                        self.store = Store(str(self.base.raw.get("storage", {}).get("url", DEFAULT_URL)))
+                        self.store = Store(storage_url(self.base.raw))
                     row = self.store.get_policy_version(version) if version else None
                     self._apply(version, dict(row.doc or {}) if row is not None else {})
         return self.policy

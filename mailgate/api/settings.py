@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from mailgate.errors import ConfigError
 from mailgate.policy import Policy
 from mailgate.relay.config import split_hostport
+from mailgate.store.repo import retain_days
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,6 @@ class ApiSettings:
 
 def api_settings(policy: Policy) -> ApiSettings:
     raw = policy.raw.get("api", {})
-    storage = policy.raw.get("storage", {})
     known = {"listen", "public_lint", "max_body_bytes", "max_json_depth", "lint_workers", "policy_poll"}
     unknown = set(raw) - known
     if unknown:
@@ -48,8 +48,5 @@ def api_settings(policy: Policy) -> ApiSettings:
             values[key] = raw[key]
     if "policy_poll" in raw:
         values["policy_poll"] = float(raw["policy_poll"])
-    if "retain_days" in storage:
-        if not isinstance(storage["retain_days"], int) or storage["retain_days"] < 0:
-            raise ConfigError("[storage] retain_days must be a non-negative integer")
-        values["retain_days"] = storage["retain_days"]
+    values["retain_days"] = retain_days(policy.raw)
     return ApiSettings(**values)  # type: ignore[arg-type]

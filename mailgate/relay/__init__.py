@@ -16,11 +16,11 @@ from mailgate.relay.server import Relay
 from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream
 from mailgate.relay.worker import Linter, PoolLinter, ThreadLinter
 from mailgate.store import Store
-from mailgate.store.repo import DEFAULT_URL
+from mailgate.store.repo import storage_url
 
 
 def open_store(policy: Policy) -> Store:
-    return Store(str(policy.raw.get("storage", {}).get("url", DEFAULT_URL)))
+    return Store(storage_url(policy.raw))
 
 
 def delivery_for(settings: RelaySettings, store: Store, *, kind: str = "mail") -> Delivery:

@@ -33,6 +33,7 @@ from mailgate.relay.worker import Linter
 from mailgate.report import report_to_json
 from mailgate.store import AuditEntry, QuarantineEntry, RetainedMessage, Store
 from mailgate.store.models import new_id, utcnow
+from mailgate.store.repo import retain_days
 
 if TYPE_CHECKING:
     from mailgate.state import PolicyState
@@ -59,7 +60,7 @@ class Pipeline:
         self.store = store
         self.report_delivery = report_delivery
         self.limiter = RateLimiter(settings.report_rate)
-        self.retain_days = int(state.base.raw.get("storage", {}).get("retain_days", 0) or 0)
+        self.retain_days = retain_days(state.base.raw)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property

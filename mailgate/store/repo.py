@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import create_engine, delete, event, func, select, update
@@ -32,6 +32,19 @@ class VersionConflict(Exception):
         self.current = current
 
 DEFAULT_URL = "sqlite:///mailgate.db"
+
+
+def storage_url(config: Mapping[str, Any]) -> str:
+    """``[storage] url`` of a config mapping (SQLite in the working directory by default)."""
+    return str(config.get("storage", {}).get("url", DEFAULT_URL))
+
+
+def retain_days(config: Mapping[str, Any]) -> int:
+    """``[storage] retain_days``: days message bytes are kept for policy dry runs (0: not kept)."""
+    days = config.get("storage", {}).get("retain_days", 0)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ConfigError("[storage] retain_days must be a non-negative integer")
+    return days
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
