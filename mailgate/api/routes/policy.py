@@ -170,14 +170,14 @@ async def get_policy(svc: ServicesDep) -> dict[str, Any]:
 async def _set_layer(
     svc: ServicesDep, who: AdminDep, path: tuple[str, ...], values: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """Replace (or, with ``values`` None, remove) the layer at ``policy.<path>``."""
+
     def mutate(doc: Doc) -> None:
-        node = section(doc, "policy", *path[:-1])
+        parent = section(doc, "policy", *path[:-1])
         if values is None:
-            node.pop(path[-1], None)
+            parent.pop(path[-1], None)
         else:
-            target = section(doc, "policy", *path) if path else section(doc, "policy")
-            target.clear()
-            target.update(values)
+            parent[path[-1]] = dict(values)
 
     change = await commit(svc.state, svc.store, mutate, author=who.name, comment="policy." + ".".join(path))
     return {**(await get_policy(svc)), "change": change}
