@@ -80,6 +80,8 @@ class ConnectionLimits:
             del self.by_client[client]
 
 
+RETAINED_PURGE_INTERVAL = 3600.0  # seconds
+
 _AIOSMTPD_REPLIES = {  # aiosmtpd's own texts, with enhanced status codes
     "552 Error: Too much mail data": replies.TOO_BIG,
     "500 Line too long (see RFC5321 4.5.3.1.6)": "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)",
@@ -472,14 +474,15 @@ class Relay:
     async def _poll_policy(self) -> None:
         """Adopt a new policy version (an admin change on any instance) within ``policy_poll`` seconds."""
         state = self.pipeline.state
-        ticks = 0
+        loop = asyncio.get_running_loop()
+        next_purge = loop.time()  # expired retained messages: at start, then hourly
         while True:
             await asyncio.sleep(self.settings.policy_poll)
             try:
                 await asyncio.to_thread(state.refresh)
-                ticks += 1
-                if self.pipeline.retain_days and ticks % 7200 == 1:  # about hourly at the default poll
+                if self.pipeline.retain_days and loop.time() >= next_purge:
                     await asyncio.to_thread(self.pipeline.store.purge_retained)
+                    next_purge = loop.time() + RETAINED_PURGE_INTERVAL
             except Exception:  # the database is briefly unreachable: keep the policy we have
                 log.warning("policy refresh failed; keeping version %d", state.version, exc_info=True)
 
