@@ -18,7 +18,7 @@ import select
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mailgate.fmt import format_bytes
 from mailgate.lint import lint_bytes
@@ -45,6 +45,7 @@ class Linter(Protocol):
     def close(self) -> None: ...
 
 
+T = TypeVar("T")
 LintFn = Callable[[bytes, "str | None", tuple[str, ...], int], Report]
 
 
@@ -152,19 +153,16 @@ class PoolLinter:
     async def lint(
         self, raw: bytes, envelope_from: str | None, envelope_to: Sequence[str], *, version: int = 0
     ) -> Report:
-        loop = asyncio.get_running_loop()
-        pool = self._pool
-        try:
-            return await loop.run_in_executor(pool, self.lint_fn, raw, envelope_from, tuple(envelope_to), version)
-        except concurrent.futures.BrokenExecutor:
-            self._replace(pool)
-            raise
+        return await self._run(self.lint_fn, raw, envelope_from, tuple(envelope_to), version)
 
     async def format(self, raw: bytes, *, version: int = 0) -> bytes:
-        loop = asyncio.get_running_loop()
+        return await self._run(_format_in_worker, raw, version)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker; a broken pool (a worker died) is replaced, the call fails."""
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, _format_in_worker, raw, version)
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         except concurrent.futures.BrokenExecutor:
             self._replace(pool)
             raise
