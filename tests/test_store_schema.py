@@ -22,7 +22,7 @@ def test_a_new_database_is_at_head_and_matches_the_models(tmp_path: Path) -> Non
 
 def _at_head_and_matching(store: Store) -> None:
     try:
-        assert schema.current_revision(store.engine) == "0003"
+        assert schema.current_revision(store.engine) == "0004"
         with store.engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diffs == []
@@ -45,7 +45,7 @@ def test_a_database_of_an_older_release_is_upgraded_keeping_its_rows(tmp_path: P
         )
     store = Store(url)
     try:
-        assert schema.current_revision(store.engine) == "0003"
+        assert schema.current_revision(store.engine) == "0004"
         row = store.get_audit("a1")
         assert row is not None and row.sender == "lina@x.cn" and row.flags == []
         store.add_audit(AuditEntry(id="a2", verdict="pass", action="deliver", flags=["sender-mismatch:x@y"]))

@@ -17,10 +17,13 @@ from mailgate.api.deps import Services
 from mailgate.api.settings import ApiSettings, api_settings
 from mailgate.state import PolicyState
 from mailgate.store import Store
+from mailgate.templating.gallery import Gallery
 
 
 def build_app(state: PolicyState, store: Store, settings: ApiSettings, *, poll: bool = True) -> FastAPI:
-    svc = Services(state=state, store=store, settings=settings, lint_slots=asyncio.Semaphore(settings.lint_workers))
+    gallery = Gallery(store) if settings.gallery else None
+    svc = Services(state=state, store=store, settings=settings, lint_slots=asyncio.Semaphore(settings.lint_workers),
+                   gallery=gallery)  # fmt: skip
     return create_app(svc, poll=poll)
 
 

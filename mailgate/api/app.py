@@ -23,7 +23,19 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from mailgate.api.deps import Services, viewer
 from mailgate.api.limits import BodyLimits
-from mailgate.api.routes import checks, directory, health, lint, policy, quarantine, reports, simulate, stats
+from mailgate.api.routes import (
+    checks,
+    directory,
+    gallery,
+    health,
+    lint,
+    policy,
+    quarantine,
+    reports,
+    simulate,
+    stats,
+    templates,
+)
 from mailgate.errors import ConfigError
 
 log = logging.getLogger("mailgate.api")
@@ -43,6 +55,9 @@ API_ROUTERS = [
     simulate.router,
     reports.read,
     reports.pages,  # /reports/{audit_id}: open by design (a capability URL, see routes/reports.py)
+    templates.read,
+    templates.write,
+    gallery.pages,  # /gallery: open by design (employees draft mail; [api] gallery = false turns it off)
 ]
 
 
@@ -64,6 +79,8 @@ def create_app(svc: Services, *, poll: bool = True) -> FastAPI:
         finally:
             if task is not None:
                 task.cancel()
+            if svc.gallery is not None:
+                svc.gallery.close()
 
     app = FastAPI(
         title="mailgate admin API",

@@ -20,6 +20,7 @@ from mailgate.api.settings import ApiSettings
 from mailgate.api.tokens import verify_token
 from mailgate.state import PolicyState
 from mailgate.store import Store
+from mailgate.templating.gallery import Gallery
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Services:
     store: Store
     settings: ApiSettings
     lint_slots: asyncio.Semaphore
+    gallery: Gallery | None = None  # None: [api] gallery = false
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class ApiSettings:
     max_json_depth: int = 32  # 400 above this, before parsing
     lint_workers: int = 2  # threads linting API requests (each bounded by the engine's time budget)
     policy_poll: float = 0.5
+    gallery: bool = True  # the template gallery: /gallery pages (open) and /v1/templates
     retain_days: int = 0  # keep relayed message bytes this long for policy dry runs (0: off)
 
     @property
@@ -29,7 +30,7 @@ class ApiSettings:
 
 def api_settings(policy: Policy) -> ApiSettings:
     raw = policy.raw.get("api", {})
-    known = {"listen", "public_lint", "max_body_bytes", "max_json_depth", "lint_workers", "policy_poll"}
+    known = {"listen", "public_lint", "gallery", "max_body_bytes", "max_json_depth", "lint_workers", "policy_poll"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"[api] unknown key(s): {', '.join(sorted(unknown))}")
@@ -41,6 +42,10 @@ def api_settings(policy: Policy) -> ApiSettings:
         if not isinstance(raw["public_lint"], bool):
             raise ConfigError("[api] public_lint must be true or false")
         values["public_lint"] = raw["public_lint"]
+    if "gallery" in raw:
+        if not isinstance(raw["gallery"], bool):
+            raise ConfigError("[api] gallery must be true or false")
+        values["gallery"] = raw["gallery"]
     for key in ("max_body_bytes", "max_json_depth", "lint_workers"):
         if key in raw:
             if not isinstance(raw[key], int) or raw[key] <= 0:

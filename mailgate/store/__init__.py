@@ -7,6 +7,7 @@ SMTP event loop never waits on the database.
 from mailgate.store.models import (
     ApiToken,
     AuditEntry,
+    MailTemplate,
     OutboxEntry,
     PolicyVersion,
     QuarantineEntry,
@@ -17,6 +18,7 @@ from mailgate.store.repo import Store, VersionConflict
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "MailTemplate",
     "OutboxEntry",
     "PolicyVersion",
     "QuarantineEntry",

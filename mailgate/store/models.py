@@ -123,3 +123,21 @@ class RetainedMessage(Base):
     mail_from: Mapped[str] = mapped_column(String(320), default="")
     rcpt_to: Mapped[list[str]] = mapped_column(JSON, default=list)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailTemplate(Base):
+    """A gallery template an admin uploaded (or a built-in they overrode): the spec as JSON.
+
+    The id is the key, never a file name. ``version`` grows by one on every change, for
+    optimistic concurrency (``If-Match``).
+    """
+
+    __tablename__ = "mail_templates"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -16,6 +16,7 @@ from mailgate.store import schema
 from mailgate.store.models import (
     ApiToken,
     AuditEntry,
+    MailTemplate,
     OutboxEntry,
     PolicyVersion,
     QuarantineEntry,
@@ -196,3 +197,40 @@ class Store:
         with self._session() as s, s.begin():
             res = s.execute(delete(RetainedMessage).where(RetainedMessage.expires_at <= utcnow()))
             return int(getattr(res, "rowcount", 0) or 0)
+
+    # -- gallery templates ---------------------------------------------------
+    def mail_templates(self) -> Sequence[MailTemplate]:
+        with self._session() as s:
+            return s.scalars(select(MailTemplate).order_by(MailTemplate.id)).all()
+
+    def get_mail_template(self, template_id: str) -> MailTemplate | None:
+        with self._session() as s:
+            return s.get(MailTemplate, template_id)
+
+    def put_mail_template(
+        self, template_id: str, spec: dict[str, Any], by: str, expected: int | None = None
+    ) -> MailTemplate:
+        """Create or replace; with ``expected`` (0 = must not exist) VersionConflict on a mismatch."""
+        with self._session() as s, s.begin():
+            row = s.get(MailTemplate, template_id, with_for_update=True)
+            current = row.version if row is not None else 0
+            if expected is not None and expected != current:
+                raise VersionConflict(current)
+            now = utcnow()
+            if row is None:
+                row = MailTemplate(id=template_id, spec=spec, version=1, created_by=by, created_at=now,
+                                   updated_by=by, updated_at=now)  # fmt: skip
+                s.add(row)
+            else:
+                row.spec, row.version, row.updated_by, row.updated_at = spec, current + 1, by, now
+        return row
+
+    def delete_mail_template(self, template_id: str, expected: int | None = None) -> bool:
+        with self._session() as s, s.begin():
+            row = s.get(MailTemplate, template_id, with_for_update=True)
+            if row is None:
+                return False
+            if expected is not None and expected != row.version:
+                raise VersionConflict(row.version)
+            s.delete(row)
+        return True
