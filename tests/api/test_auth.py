@@ -30,9 +30,9 @@ from tests.conftest import EXAMPLES
 
 ALWAYS_OPEN = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")})
 PUBLIC_LINT = frozenset({("POST", "/v1/lint"), ("POST", "/v1/format")})
-REPORTS = "/reports/"  # HTML report pages: open by design (another issue)
+PAGES = ("/reports/", "/gallery")  # HTML pages, open by design: report pages, the template gallery
 READS = frozenset({"GET"})
-VIEWER_WRITES = ("/v1/lint", "/v1/format")  # a viewer may lint; simulate routes may be opened to viewers too
+VIEWER_WRITES = ("/v1/lint", "/v1/format")  # a viewer may lint; simulate and template render routes too
 
 # Plausible path parameters, so an authorised request reaches the handler (a 404/422 there is fine).
 PATH_VALUES = {
@@ -42,6 +42,7 @@ PATH_VALUES = {
     "address": "alice@demo.example.cn",
     "department": "市场部",
     "email": "alice@demo.example.cn",
+    "template_id": "dept-collab",
 }
 FALLBACK_INT, FALLBACK_STR = "1", "0123456789abcdef0123456789abcdef"
 
@@ -82,7 +83,7 @@ def operations(app: FastAPI) -> list[Op]:
         route = ctx.original_route
         path = str(ctx.path)
         if not isinstance(route, Route):  # a Mount, a websocket, a Host: no method list to walk
-            assert path.startswith(REPORTS), f"{type(route).__name__} at {path!r}: teach test_auth.py to probe it"
+            assert path.startswith(PAGES), f"{type(route).__name__} at {path!r}: teach test_auth.py to probe it"
             continue
         if isinstance(route, APIRoute):
             dependant: Dependant = ctx.dependant
@@ -104,7 +105,7 @@ def operations(app: FastAPI) -> list[Op]:
 
 
 def open_by_design(op: Op, public_lint: bool) -> bool:
-    return op.key in ALWAYS_OPEN or (public_lint and op.key in PUBLIC_LINT) or op.path.startswith(REPORTS)
+    return op.key in ALWAYS_OPEN or (public_lint and op.key in PUBLIC_LINT) or op.path.startswith(PAGES)
 
 
 # -- tokens and credentials ------------------------------------------------------------------------
@@ -222,8 +223,8 @@ def test_the_walk_sees_every_kind_of_route(walked: tuple[Api, list[Op], Tokens])
 def test_open_routes_are_exactly_the_intended_set(walked: tuple[Api, list[Op], Tokens], public_lint: bool) -> None:
     api, ops, _ = walked
     answered = {op: send(api, op, []).status_code for op in ops}
-    found_open = {op.key for op, status in answered.items() if status != 401 and not op.path.startswith(REPORTS)}
-    expected = {op.key for op in ops if open_by_design(op, public_lint) and not op.path.startswith(REPORTS)}
+    found_open = {op.key for op, status in answered.items() if status != 401 and not op.path.startswith(PAGES)}
+    expected = {op.key for op in ops if open_by_design(op, public_lint) and not op.path.startswith(PAGES)}
     assert found_open == expected, {op.key: s for op, s in answered.items() if op.key in found_open ^ expected}
     assert expected == ALWAYS_OPEN | (PUBLIC_LINT if public_lint else frozenset())
 
@@ -253,7 +254,7 @@ def test_an_admin_token_gets_past_auth_everywhere(walked: tuple[Api, list[Op], T
 def test_viewers_read_and_only_admins_write(walked: tuple[Api, list[Op], Tokens], public_lint: bool) -> None:
     api, ops, tokens = walked
     for op in ops:
-        if op.is_write and not op.path.startswith(VIEWER_WRITES) and "simulate" not in op.path:
+        if op.is_write and not op.path.startswith(VIEWER_WRITES) and not op.path.endswith(("simulate", "/render")):
             assert op.admin_only or open_by_design(op, public_lint), f"{op} writes without Depends(admin)"
         r = send(api, op, bearer(tokens.viewer), body=b"{}" if op.has_body else None)
         if op.admin_only:

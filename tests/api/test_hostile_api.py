@@ -1,7 +1,10 @@
-"""HOSTILE.md 34–40 as they concern the admin HTTP API (36–38 are the template gallery: issue 5).
+"""HOSTILE.md 34–40 as they concern the admin HTTP API and the template gallery.
 
 34  inputs that break ``email.policy.default``, sent to /v1/lint and /v1/format → a report, never a 500
 35  JSON fields that end up in generated mail (CR/LF, NUL, encoded words, 1 MB) → 422 at validation
+36  SSTI in uploaded templates → refused at upload (the immutable sandbox, a compile and two renders)
+37  template DoS → the render worker's output cap, deadline, memory limit; the app keeps serving
+38  XSS and traversal in the gallery → autoescape, CSP, a sandboxed preview iframe, ids as keys
 39  auth bypass, the parts test_auth.py does not walk: spoofed client-IP headers, path tricks, the docs
 40  oversized bodies → 413 before parsing (declared or streamed), deep JSON → 400, a 50 MB message → 413
 """
@@ -199,16 +202,113 @@ def test_hostile_35_clean_fields_build_exactly_the_headers_given(make_api: Calla
 # -- 36–38: the template gallery ------------------------------------------------------------------
 
 
-@pytest.mark.skip(reason="template gallery: issue 5")
-def test_hostile_36_ssti_in_an_uploaded_template() -> None: ...
+def _spec(api: Api, **change: Any) -> dict[str, Any]:
+    spec = api.client.get("/v1/templates/dept-collab", headers=api.viewer).json()["spec"]
+    return {**spec, **change}
 
 
-@pytest.mark.skip(reason="template gallery: issue 5")
-def test_hostile_37_template_dos() -> None: ...
+def _put(api: Api, template_id: str, spec: dict[str, Any]) -> Any:
+    return api.client.put(f"/v1/templates/{template_id}", json={**spec, "id": template_id}, headers=api.admin)
 
 
-@pytest.mark.skip(reason="template gallery: issue 5")
-def test_hostile_38_xss_and_traversal_in_the_gallery() -> None: ...
+SSTI = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ (\"{0.__class__}\"|attr(\"format\"))(1) }}",  # CVE-2025-27516
+    "{% set f = \"{0.__class__.__init__.__globals__}\".format %}{{ f(1) }}",  # CVE-2024-56326: a stored reference
+    "{{ self.__init__.__globals__.__builtins__ }}",
+    "{{ lipsum.__globals__['os'].popen('id').read() }}",
+    "{{ sender.update({'name': 'x'}) }}",  # the immutable sandbox: no mutation of the context
+]
+
+
+@pytest.mark.parametrize("payload", SSTI)
+def test_hostile_36_ssti_in_an_uploaded_template(api: Api, payload: str) -> None:
+    r = _put(api, "ssti", _spec(api, body=_spec(api)["body"] + "\n" + payload + "\n"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]["code"] in ("template-security", "template-undefined", "template-error"), r.text
+    assert "uid=" not in r.text and "<class" not in r.text
+    assert api.client.get("/v1/templates/ssti", headers=api.viewer).status_code == 404  # rejected at upload
+
+
+DOS = [
+    "{% for i in range(10**9) %}x{% endfor %}",
+    "{{ 'x' * 10**9 }}",
+    "{{ ['x'] * 10**8 }}",
+    "{{ 10 ** 10 ** 10 }}",
+    "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}",  # output cap
+    "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",  # no output: the deadline
+    "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+    "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+]
+
+
+@pytest.mark.parametrize("payload", DOS)
+def test_hostile_37_template_dos(api: Api, payload: str) -> None:
+    started = time.monotonic()
+    r = _put(api, "dos", _spec(api, body=payload))
+    took = time.monotonic() - started
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]["code"] in ("template-limit", "template-security", "template-error"), r.text
+    assert took < 15, f"{payload}: {took:.1f} s"
+    # the app (and its render worker, replaced if it was killed) still serves
+    ok = api.client.post("/v1/templates/dept-collab/render", headers=api.viewer, json={
+        "from": "lina@demo.example.cn", "to": ["liuyi@demo.example.cn"],
+        "fields": {"project": "积分", "need_kind": "接口", "background": "上线", "points": ["一", "二"],
+                   "actions": [{"task": "评估", "owner": "刘毅", "deadline": "2026-12-01"}]}})  # fmt: skip
+    assert ok.status_code == 200, ok.text
+
+
+XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_hostile_38_xss_in_template_metadata_is_escaped_under_csp(api: Api) -> None:
+    note = {"name": "note", "label": "<b onmouseover=alert(4)>x</b>", "help": "javascript:alert(5)",
+            "example": '"><script>alert(6)</script>'}  # fmt: skip
+    spec = _spec(api, title="<script>alert(1)</script>", description=XSS, keywords=["javascript:alert(3)"],
+                 fields=[*_spec(api)["fields"], note])  # fmt: skip
+    assert _put(api, "xss", spec).status_code == 200
+    for url in ("/gallery", "/gallery/xss", "/gallery/xss?example=1"):
+        r = api.client.get(url)
+        assert r.status_code == 200
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors" in csp
+        assert "<script>alert" not in r.text and "<img src=x" not in r.text and "<b onmouseover" not in r.text
+        assert 'href="javascript:' not in r.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text or url != "/gallery"
+    page = api.client.get("/gallery/xss?example=1").text
+    assert '<iframe class="mail" title="邮件预览" sandbox srcdoc=' in page  # no allow-scripts, opaque origin
+    assert "allow-scripts" not in page and "allow-same-origin" not in page
+
+
+def test_hostile_38_xmlattr_keys_are_refused_in_templates(api: Api) -> None:
+    for key in ("a b", "a/b", "a>b", "a=b"):
+        body = _spec(api)["body"] + "{{ {'" + key + "': 1}|xmlattr }}\n"
+        r = _put(api, "xmlattr", _spec(api, body=body))
+        assert r.status_code == 422, (key, r.text)
+
+
+TRAVERSAL = ["../../etc/passwd", "..%2f..%2fetc%2fpasswd", "%2fabs", "a%00.j2", "{0.__class__}", "A", "a" * 65,
+             "..", "a.toml", "dept-collab.toml"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TRAVERSAL)
+def test_hostile_38_template_names_are_keys_not_paths(api: Api, name: str) -> None:
+    for method, url in (("GET", f"/v1/templates/{name}"), ("PUT", f"/v1/templates/{name}"),
+                        ("POST", f"/v1/templates/{name}/render"), ("DELETE", f"/v1/templates/{name}")):  # fmt: skip
+        r = api.client.request(method, url, headers=api.admin, json=_spec(api))
+        assert r.status_code in (404, 405, 422), (method, url, r.status_code)
+        assert "root:" not in r.text
+    r = api.client.get(f"/gallery/{name}")
+    assert r.status_code == 404 and "root:" not in r.text
+    r = api.client.post("/v1/templates", headers=api.admin, json=_spec(api, id=name.replace("%2f", "/")))
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["../app.py", "..%2fapp.py", "gallery.js%00", "form.html", "/etc/passwd"])
+def test_hostile_38_static_files_are_a_fixed_list(api: Api, name: str) -> None:
+    r = api.client.get(f"/gallery/static/{name}")
+    assert r.status_code == 404 and "import" not in r.text
 
 
 # -- 39 ---------------------------------------------------------------------------------------------
@@ -301,8 +401,17 @@ def test_hostile_39_what_is_stored_is_not_a_credential(make_api: Callable[..., A
         assert r.status_code == 401, stolen
 
 
-@pytest.mark.skip(reason="template gallery: issue 5 (IDOR on another tenant's template)")
-def test_hostile_39_idor_on_another_tenants_template() -> None: ...
+def test_hostile_39_templates_have_no_tenant_to_cross(api: Api) -> None:
+    """One organisation per instance: templates are the organisation's, read by any token and
+    written by admins only. What an IDOR would need — a way for a lesser token to reach a
+    template's write routes — is refused, and unknown ids answer 401 before anything else."""
+    spec = api.client.get("/v1/templates/dept-collab", headers=api.viewer).json()["spec"]
+    assert api.client.put("/v1/templates/owned", json={**spec, "id": "owned"}, headers=api.admin).status_code == 200
+    for method in ("PUT", "DELETE"):
+        r = api.client.request(method, "/v1/templates/owned", json={**spec, "id": "owned"}, headers=api.viewer)
+        assert r.status_code == 403
+    for template_id in ("owned", "never-existed"):
+        assert api.client.get(f"/v1/templates/{template_id}").status_code == 401  # no oracle without a token
 
 
 # -- 40 ---------------------------------------------------------------------------------------------
