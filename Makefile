@@ -23,7 +23,8 @@ run: install
 test: install lint typecheck
 	$(BIN)/pytest -q
 	@# .ci/run starts PostgreSQL and sets MAILGATE_TEST_PG: the whole suite then runs on it too
-	@if [ -n "$$MAILGATE_TEST_PG" ]; then echo "== the suite again, on PostgreSQL"; $(BIN)/pytest -q; fi
+	@# (the browser tests run once: they exercise pages, not the database)
+	@if [ -n "$$MAILGATE_TEST_PG" ]; then echo "== the suite again, on PostgreSQL"; $(BIN)/pytest -q -m "not browser"; fi
 
 lint: install
 	$(BIN)/ruff check mailgate checks tests bench
