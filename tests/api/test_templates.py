@@ -182,3 +182,29 @@ def test_gallery_off_hides_pages_and_api(make_api: Callable[..., Api]) -> None:
     api = make_api(gallery=False)
     assert api.client.get("/gallery").status_code == 404
     assert api.client.get("/v1/templates", headers=api.viewer).status_code == 404
+
+
+INJECTIONS = [
+    {"from": "Hi\r\nBcc: all@corp.example <lina@demo.example.cn>"},
+    {"from": "李娜\n <lina@demo.example.cn>"},
+    {"to": ["a@x.example\r\nRCPT TO:<b@y.example>"]},
+    {"cc": ["王芳 <wangfang@demo.example.cn>\r\nBcc: all@corp.example"]},
+    {"fields": FIELDS | {"project": "积分\r\nBcc: all@corp.example"}},  # a field the subject is built from
+    {"fields": FIELDS | {"need_kind": "x" * 1_000_000}},  # a 1 MB subject part
+    {"fields": FIELDS | {"points": ["第一\x00条", "第二条"]}},
+    {"fields": FIELDS | {"actions": [{"task": "评估\nBcc: x@y.example", "owner": "刘毅", "deadline": "2026-12-01"}]}},
+]
+
+
+@pytest.mark.parametrize("over", INJECTIONS)
+def test_hostile_35_fields_that_end_up_in_generated_mail_are_422(api: Api, over: dict[str, Any]) -> None:
+    r = render(api, **over)
+    assert r.status_code == 422, r.text[:300]
+    assert "Bcc: all@corp" not in r.text or "detail" in r.json()
+
+
+def test_hostile_35_a_multiline_textarea_stays_in_the_body(api: Api) -> None:
+    fields = FIELDS | {"background": "第一行\r\nBcc: all@corp.example\r\n第三行"}
+    out = render(api, fields=fields).json()
+    msg = message_from_bytes(out["eml"].encode(), policy=email_policy.default)
+    assert msg["Bcc"] is None and "Bcc: all@corp.example" in msg.get_content()
