@@ -82,23 +82,33 @@ def find_labelled(text: str, labels: tuple[tuple[str, str], ...], limit: int = 2
                 continue
             value = text[vs:ve].strip(_VALUE_TRIM)
             if not value and i + 1 == len(found):  # "会议时间：" with the value on the next line
-                vs, ve = _next_line(text, le, regex)
+                vs, ve = _next_line(text, le, regex, num_end[0] if num_end else "")
                 value = text[vs:ve].strip(_VALUE_TRIM)
             out.append(Labelled(element, m.start(), ve, vs, value))
     return out
 
 
-def _next_line(text: str, pos: int, label_re: re.Pattern[str]) -> tuple[int, int]:
+def _scheme(numbering: str) -> str:
+    """``4.`` and ``12.`` → ``1.``; ``（2）`` → ``（1）``; ``三、`` → ``一、``: the numbering's scheme."""
+    return re.sub(r"[一二三四五六七八九十]+", "一", re.sub(r"\d+", "1", numbering.strip()))
+
+
+def _next_line(text: str, pos: int, label_re: re.Pattern[str], numbering: str = "") -> tuple[int, int]:
     """Span of the next non-blank line after ``pos`` (at most 200 characters), unless it starts a
-    new label; ``(pos, pos)`` when there is none."""
+    new label or the next item of the label's own list; ``(pos, pos)`` when there is none.
+
+    A numbered line in another scheme than the label's line (``（1）`` under ``4. 会议议程：``, or
+    ``1.`` under an unnumbered ``会议议程：``) is the label's value: a list under its label."""
     nxt = _LINE.search(text, pos, pos + 400)
     if nxt is None or not nxt[0].strip():
         return pos, pos
     ls, le = nxt.start(), min(nxt.end(), nxt.start() + 200)
     num = _NUMBERING.match(text, ls, le)
     first = num.end() if num else ls
-    if label_re.match(text, first, le) or (num is not None and num[0].strip()):  # a new label or item
+    if label_re.match(text, first, le):  # a new label
         return pos, pos
+    if num is not None and num[0].strip() and numbering.strip() and _scheme(num[0]) == _scheme(numbering):
+        return pos, pos  # the next item of the label's own list
     return first, le
 
 

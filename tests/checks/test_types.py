@@ -54,6 +54,23 @@ def test_complete_notice_is_silent(lint: Lint) -> None:
 
 
 @pytest.mark.parametrize(
+    "agenda",
+    [
+        "4. 会议议程：\n（1）积分获取规则评审\n（2）上线排期确认",  # a nested list under its label
+        "4. 会议议程：\n   - 积分获取规则评审\n   - 上线排期确认",
+    ],
+)
+def test_a_list_under_its_label_is_the_labels_value(lint: Lint, agenda: str) -> None:
+    assert "meeting-notice" not in fired(lint_notice(lint, notice_body(replace={"agenda": agenda})))
+
+
+def test_the_next_item_of_the_same_list_is_not_the_value(lint: Lint) -> None:
+    body = notice_body(replace={"agenda": "4. 会议议程：\n5. 其他事项：无"})
+    findings = only(lint_notice(lint, body), "meeting-notice")
+    assert findings and "议程" in findings[0].message.zh
+
+
+@pytest.mark.parametrize(
     ("element", "word"),
     [("time", "会议时间"), ("place", "会议地点"), ("attendees", "参会人员"), ("agenda", "会议议程")],
 )
