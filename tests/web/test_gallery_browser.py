@@ -281,3 +281,17 @@ def test_hostile_metadata_runs_no_script(page: Page, server: dict[str, Any]) -> 
     page.page.wait_for_timeout(500)
     assert page.dialogs == []
     page.shot("xss-escaped")
+
+
+def test_copy_puts_subject_and_body_on_the_clipboard(browser: Any, server: dict[str, Any]) -> None:
+    p = Page(browser, server["base"])
+    try:
+        p.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server["base"])
+        p.goto("/gallery/dept-collab?example=1")
+        p.verdict("pass")
+        p.page.click("#copy")
+        p.page.wait_for_function("() => document.getElementById('copied').textContent === '已复制'")
+        text = p.page.evaluate("() => navigator.clipboard.readText()")
+        assert text.startswith("【部门协作】") and "行动项" in text
+    finally:
+        p.close()
