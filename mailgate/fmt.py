@@ -24,7 +24,7 @@ from email.header import Header
 
 from mailgate.lint import lint_bytes, lint_message
 from mailgate.mimebytes import Span, locate
-from mailgate.model import Applicability, Edit, Finding, Message
+from mailgate.model import Applicability, Edit, Finding, Message, Report
 from mailgate.parse.charset import codec_for, normalize_label
 from mailgate.parse.html import html_to_text
 from mailgate.parse.quotes import find_closing, split_new_text
@@ -38,6 +38,7 @@ class FormatResult:
     data: bytes
     applied: list[Finding] = field(default_factory=list)
     error: str | None = None
+    report: Report | None = None  # the lint of ``data`` itself, when the last pass made one
 
     @property
     def changed(self) -> bool:
@@ -223,7 +224,7 @@ def format_bytes(raw: bytes, policy: Policy) -> FormatResult:
         except (ValueError, UnicodeError, LookupError, binascii.Error) as exc:
             return FormatResult(data, applied, f"cannot apply fixes safely: {exc}")
         if not used or new == data:
-            break
+            return FormatResult(data, applied, report=report)  # nothing more to fix: report is of data
         applied.extend(used)
         data = new
     return FormatResult(data, applied)

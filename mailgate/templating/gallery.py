@@ -131,8 +131,9 @@ class Gallery:
             raise FormError(errors)
         subject, body = self.renderer.render(spec.subject, spec.body, context(clean, env))
         subject, body = tidy_subject(subject), tidy_body(body)
-        eml = format_bytes(compose(spec, env, subject, body), policy).data  # the safe fixes, applied
-        report = lint_bytes(eml, policy)
+        fixed = format_bytes(compose(spec, env, subject, body), policy)  # the safe fixes, applied
+        eml = fixed.data
+        report = fixed.report or lint_bytes(eml, policy)
         if report.message is not None:  # what the fixes made of them
             subject, body = report.message.subject, report.message.body
         return Rendered(spec, env, subject, body, eml, mailto(env, subject, body), report, _suggested(report, env))

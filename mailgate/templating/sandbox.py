@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_OUTPUT = 100_000  # characters of a rendered subject + body
@@ -106,10 +107,15 @@ def environment() -> MailSandbox:
     return env
 
 
+@lru_cache(maxsize=128)
+def _compiled(env: MailSandbox, source: str) -> Template:
+    return env.from_string(source)  # compiling is most of a render's cost: a live preview renders often
+
+
 def render_text(env: MailSandbox, source: str, context: Mapping[str, Any], budget: int = MAX_OUTPUT) -> str:
     """Render one source under the output budget; RenderError for anything that goes wrong."""
     try:
-        template = env.from_string(source)
+        template = _compiled(env, source)
     except TemplateSyntaxError as exc:
         raise RenderError("syntax", f"line {exc.lineno}: {exc.message}") from None
     size = 0
