@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from mailgate.api.app import create_app
 from mailgate.api.deps import Services
+from mailgate.api.ratelimit import RateLimiter
 from mailgate.api.settings import ApiSettings, api_settings
 from mailgate.state import PolicyState
 from mailgate.store import Store
@@ -22,8 +23,9 @@ from mailgate.templating.gallery import Gallery
 
 def build_app(state: PolicyState, store: Store, settings: ApiSettings, *, poll: bool = True) -> FastAPI:
     gallery = Gallery(store) if settings.gallery else None
+    limiter = RateLimiter(settings.open_rate, settings.open_burst) if settings.open_rate > 0 else None
     svc = Services(state=state, store=store, settings=settings, lint_slots=asyncio.Semaphore(settings.lint_workers),
-                   gallery=gallery)  # fmt: skip
+                   gallery=gallery, open_limiter=limiter)  # fmt: skip
     return create_app(svc, poll=poll)
 
 

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 
+from mailgate.api import ratelimit
+from mailgate.api.ratelimit import RateLimiter
 from mailgate.api.settings import ApiSettings
 from mailgate.api.tokens import verify_token
 from mailgate.state import PolicyState
@@ -30,6 +32,7 @@ class Services:
     settings: ApiSettings
     lint_slots: asyncio.Semaphore
     gallery: Gallery | None = None  # None: [api] gallery = false
+    open_limiter: RateLimiter | None = None  # the open routes that lint, per client address
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ async def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
 async def lint_caller(request: Request, svc: Annotated[Services, Depends(services)]) -> Caller:
     """``POST /v1/lint`` and ``/v1/format``: open when ``[api] public_lint``, else any token."""
     if svc.settings.public_lint and not request.headers.get("authorization"):
+        ratelimit.check(svc.open_limiter, request)
         return Caller(name="anonymous", role="anonymous")
     return await caller(request, svc)
 
@@ -110,3 +114,8 @@ class AuthFirst(APIRoute):
             return await handler(request)
 
         return guarded
+
+
+async def open_limit(request: Request, svc: Annotated[Services, Depends(services)]) -> None:
+    """For the open routes that lint (the gallery's posts): the per-client rate limit."""
+    ratelimit.check(svc.open_limiter, request)

@@ -19,6 +19,8 @@ class ApiSettings:
     max_json_depth: int = 32  # 400 above this, before parsing
     lint_workers: int = 2  # threads linting API requests (each bounded by the engine's time budget)
     policy_poll: float = 0.5
+    open_rate: float = 5.0  # requests/s per client address on the open routes that lint (0: no limit)
+    open_burst: int = 20
     gallery: bool = True  # the template gallery: /gallery pages (open) and /v1/templates
     retain_days: int = 0  # keep relayed message bytes this long for policy dry runs (0: off)
 
@@ -30,7 +32,10 @@ class ApiSettings:
 
 def api_settings(policy: Policy) -> ApiSettings:
     raw = policy.raw.get("api", {})
-    known = {"listen", "public_lint", "gallery", "max_body_bytes", "max_json_depth", "lint_workers", "policy_poll"}
+    known = {
+        "listen", "public_lint", "gallery", "open_rate", "open_burst", "max_body_bytes", "max_json_depth",
+        "lint_workers", "policy_poll",
+    }
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"[api] unknown key(s): {', '.join(sorted(unknown))}")
@@ -51,6 +56,14 @@ def api_settings(policy: Policy) -> ApiSettings:
             if not isinstance(raw[key], int) or raw[key] <= 0:
                 raise ConfigError(f"[api] {key} must be a positive integer")
             values[key] = raw[key]
+    if "open_rate" in raw:
+        if not isinstance(raw["open_rate"], (int, float)) or isinstance(raw["open_rate"], bool) or raw["open_rate"] < 0:
+            raise ConfigError("[api] open_rate must be a non-negative number (0: no limit)")
+        values["open_rate"] = float(raw["open_rate"])
+    if "open_burst" in raw:
+        if not isinstance(raw["open_burst"], int) or raw["open_burst"] <= 0:
+            raise ConfigError("[api] open_burst must be a positive integer")
+        values["open_burst"] = raw["open_burst"]
     if "policy_poll" in raw:
         values["policy_poll"] = float(raw["policy_poll"])
     values["retain_days"] = retain_days(policy.raw)

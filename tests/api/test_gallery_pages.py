@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from email import message_from_bytes
 from email import policy as email_policy
 
+from mailgate.api.ratelimit import RateLimiter
 from tests.api.conftest import Api
 
 FORM = {
@@ -69,3 +71,27 @@ def test_unknown_templates_and_files_are_a_plain_404(api: Api) -> None:
     assert api.client.get("/gallery/static/nope.js").status_code == 404
     js = api.client.get("/gallery/static/gallery.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+
+
+def test_open_routes_are_rate_limited_per_client(make_api: Callable[..., Api]) -> None:
+    api = make_api(open_rate=1.0, open_burst=3, public_lint=True)
+    codes = [api.client.post("/gallery/dept-collab/preview", data=FORM).status_code for _ in range(5)]
+    assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+    r = api.client.post("/gallery/dept-collab/eml", data=FORM)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert "请求过于频繁" in r.json()["detail"]["message"]
+    # the same bucket for anonymous lint; spoofed forwarding headers do not buy a new one
+    spoofed = {"X-Forwarded-For": "203.0.113.9", "X-Real-IP": "203.0.113.9", "Content-Type": "message/rfc822"}
+    assert api.client.post("/v1/lint", content=b"Subject: x\r\n\r\nbody\r\n", headers=spoofed).status_code == 429
+    # a token holder is not limited here, and reading pages is not limited
+    ok = api.client.post("/v1/lint", content=b"Subject: x\r\n\r\nbody\r\n", headers={**spoofed, **api.viewer})
+    assert ok.status_code == 200
+    assert api.client.get("/gallery").status_code == 200
+
+
+def test_the_bucket_refills_over_time() -> None:
+    limiter = RateLimiter(rate=2.0, burst=2)
+    assert [limiter.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.5]
+    assert limiter.take("b", now=0.0) == 0.0  # another client has its own bucket
+    assert limiter.take("a", now=1.0) == 0.0  # 2 tokens/s: refilled
+    assert RateLimiter(rate=0, burst=1).take("a") == 0.0  # 0 = off

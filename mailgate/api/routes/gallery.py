@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import FormData
 
-from mailgate.api.deps import ServicesDep
+from mailgate.api.deps import ServicesDep, open_limit
 from mailgate.api.routes.templates import gallery
 from mailgate.model import Finding, Report
 from mailgate.templating.compose import CHINA, FormError
@@ -286,7 +286,7 @@ async def _with_preview(svc: ServicesDep, g: Gallery, entry: Entry, draft: Draft
     return _form_page(svc, entry, draft, preview=_preview(rendered), flags=_flags(draft, rendered))
 
 
-@pages.post("/gallery/{template_id}", response_class=HTMLResponse)
+@pages.post("/gallery/{template_id}", response_class=HTMLResponse, dependencies=[Depends(open_limit)])
 async def gallery_submit(
     template_id: TemplateId, request: Request, svc: ServicesDep, g: Annotated[Gallery, Depends(gallery)]
 ) -> HTMLResponse:
@@ -296,7 +296,7 @@ async def gallery_submit(
     return await _with_preview(svc, g, entry, Draft(entry.spec, await _form(request)))
 
 
-@pages.post("/gallery/{template_id}/preview")
+@pages.post("/gallery/{template_id}/preview", dependencies=[Depends(open_limit)])
 async def gallery_preview(
     template_id: TemplateId, request: Request, svc: ServicesDep, g: Annotated[Gallery, Depends(gallery)]
 ) -> JSONResponse:
@@ -322,7 +322,7 @@ async def gallery_preview(
     )  # fmt: skip
 
 
-@pages.post("/gallery/{template_id}/eml", response_model=None)
+@pages.post("/gallery/{template_id}/eml", response_model=None, dependencies=[Depends(open_limit)])
 async def gallery_eml(
     template_id: TemplateId, request: Request, svc: ServicesDep, g: Annotated[Gallery, Depends(gallery)]
 ) -> Response:
