@@ -133,28 +133,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _subject_of(data: bytes) -> str:
-    """The decoded Subject for listings (best effort: a bad header shows what could be read)."""
-    import contextlib
-    import re
-    from email.header import decode_header, make_header
-
-    head = re.split(rb"\r?\n\r?\n", data[:65536], maxsplit=1)[0]
-    m = re.search(rb"^subject:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", head, re.I | re.M)
-    if m is None:
-        return ""
-    raw = re.sub(rb"\r?\n[ \t]", b" ", m.group(1))
-    try:  # raw 8-bit header: UTF-8, else GB18030 (what Chinese clients send)
-        value = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        value = raw.decode("gb18030", "replace")
-    with contextlib.suppress(ValueError, LookupError, UnicodeError):
-        value = str(make_header(decode_header(value)))
-    return " ".join(value.split())[:80]
-
-
 def cmd_outbox(args: argparse.Namespace) -> int:
     from mailgate.relay import open_store
+    from mailgate.report import subject_of
 
     store = open_store(_policy(args))
     if args.show:
@@ -167,7 +148,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     for e in store.outbox(limit=args.limit):
         when = e.at.strftime("%Y-%m-%d %H:%M:%S")
         print(f"{e.id}  {when}  {e.kind:6}  {e.mail_from or '<>'} -> {', '.join(e.rcpt_to)}  "
-              f"{len(e.data)} B  {_subject_of(e.data)}")  # fmt: skip
+              f"{len(e.data)} B  {subject_of(e.data)}")  # fmt: skip
     return EXIT_OK
 
 
@@ -209,6 +190,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
     from mailgate.relay import delivery_for, open_store, relay_settings
     from mailgate.relay.upstream import deliver_once
+    from mailgate.report import subject_of
 
     policy = _policy(args)
     store = open_store(policy)
@@ -216,7 +198,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         for e in store.quarantine(status=None if args.all else "held", limit=args.limit):
             when = e.at.strftime("%Y-%m-%d %H:%M:%S")
             print(f"{e.id}  {when}  {e.status:9}  {e.verdict:5}  {e.mail_from or '<>'} -> {', '.join(e.rcpt_to)}  "
-                  f"[{', '.join(e.findings)}]  {_subject_of(e.data)}")  # fmt: skip
+                  f"[{', '.join(e.findings)}]  {subject_of(e.data)}")  # fmt: skip
         return EXIT_OK
     if not args.id:
         print(f"mailgate: quarantine {args.action} needs an ID", file=sys.stderr)

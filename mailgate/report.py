@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import unicodedata
+from email.header import decode_header, make_header
 from typing import Any
 
 from mailgate.model import Finding, Fix, Message, Report
@@ -112,3 +115,19 @@ def report_to_text(report: Report, path: str, locale: str = "zh-CN", color: bool
     if not report.findings:
         lines.append(f"{path}: {'通过' if not locale.startswith('en') else 'pass'}")
     return "\n".join(lines)
+
+
+def subject_of(data: bytes) -> str:
+    """The decoded Subject for listings (best effort: a bad header shows what could be read)."""
+    head = re.split(rb"\r?\n\r?\n", data[:65536], maxsplit=1)[0]
+    m = re.search(rb"^subject:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", head, re.I | re.M)
+    if m is None:
+        return ""
+    raw = re.sub(rb"\r?\n[ \t]", b" ", m.group(1))
+    try:  # raw 8-bit header: UTF-8, else GB18030 (what Chinese clients send)
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        value = raw.decode("gb18030", "replace")
+    with contextlib.suppress(ValueError, LookupError, UnicodeError):
+        value = str(make_header(decode_header(value)))
+    return " ".join(value.split())[:80]

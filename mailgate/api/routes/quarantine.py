@@ -19,10 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 
 from mailgate.api.deps import AdminDep, AuthFirst, ServicesDep, admin, viewer
 from mailgate.api.errors import iso, problem
-from mailgate.cli import _subject_of as subject_of
 from mailgate.errors import ConfigError
 from mailgate.relay import delivery_for, relay_settings
 from mailgate.relay.upstream import Reply, deliver_once
+from mailgate.report import subject_of
 from mailgate.store import QuarantineEntry
 from mailgate.store.queries import quarantine_page
 
