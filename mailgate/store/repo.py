@@ -187,11 +187,17 @@ class Store:
     def retain(self, row: RetainedMessage) -> RetainedMessage:
         return self._add(row)
 
-    def retained(self, limit: int = 1000) -> Sequence[RetainedMessage]:
-        now = utcnow()
-        q = select(RetainedMessage).where(RetainedMessage.expires_at > now).order_by(RetainedMessage.at.desc())
+    def retained_ids(self, limit: int = 1000) -> Sequence[str]:
+        """Ids of the unexpired retained messages, newest first (no message bytes)."""
+        q = select(RetainedMessage.id).where(RetainedMessage.expires_at > utcnow()).order_by(RetainedMessage.at.desc())
         with self._session() as s:
             return s.scalars(q.limit(limit)).all()
+
+    def get_retained(self, row_id: str) -> RetainedMessage | None:
+        """One retained message, unless it expired (read one at a time: never all bytes at once)."""
+        q = select(RetainedMessage).where(RetainedMessage.id == row_id, RetainedMessage.expires_at > utcnow())
+        with self._session() as s:
+            return s.scalars(q).first()
 
     def purge_retained(self) -> int:
         with self._session() as s, s.begin():

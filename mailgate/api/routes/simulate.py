@@ -27,8 +27,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from mailgate.api.changes import diff
@@ -46,8 +44,7 @@ from mailgate.simulate import (
     proposed_doc,
     simulate,
 )
-from mailgate.store import RetainedMessage, Store
-from mailgate.store.models import utcnow
+from mailgate.store import Store
 
 router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[Depends(viewer)], route_class=AuthFirst)
 log = logging.getLogger("mailgate.api.simulate")
@@ -172,12 +169,8 @@ def _retained(store: Store, limit: int) -> Iterator[Sample]:
     """Unexpired retained messages, newest first, read one at a time (never all bytes at once)."""
     if limit <= 0:
         return
-    live = RetainedMessage.expires_at > utcnow()
-    with Session(store.engine) as s:
-        ids = s.scalars(select(RetainedMessage.id).where(live).order_by(RetainedMessage.at.desc()).limit(limit)).all()
-    for rid in ids:
-        with Session(store.engine) as s:
-            row = s.scalars(select(RetainedMessage).where(RetainedMessage.id == rid, live)).first()
+    for rid in store.retained_ids(limit):
+        row = store.get_retained(rid)
         if row is None:  # purged meanwhile
             continue
         yield Sample(
