@@ -6,17 +6,18 @@ Usage: .venv/bin/python bench/bare_relay.py --listen 127.0.0.1:PORT --upstream 1
 It has the same shape as mailgate's relay (``mailgate/relay/server.py`` and ``upstream.py``), minus
 the policy:
 
-- aiosmtpd's ``SMTP`` with the same options (bytes, SMTPUTF8, 10 MB limit, default hostname);
+- aiosmtpd's ``SMTP`` with the same options (bytes, SMTPUTF8, 10 MB limit), and, like mailgate, the
+  host's FQDN looked up once at start for the greeting and the upstream EHLO (not per connection);
 - before-queue: the upstream transaction opens at the first RCPT (connect, EHLO, MAIL), each RCPT
   is passed on as it comes, DATA goes upstream at the end of the client's DATA, and the client gets
   250 only after the upstream said 250;
 - upstream connections made with the same aiosmtplib arguments (opportunistic STARTTLS, so
-  connect() sends EHLO, then an explicit ehlo());
+  connect() sends the EHLO; an explicit one only when it did not);
 - ``--upstream-reuse pool`` (the default, as mailgate's ``ConnectionPool``): after a clean DATA the
   connection is kept for the next transaction, at most ``--pool-size`` (8) idle ones for
-  ``--pool-idle`` (5) seconds, and one more is closed without QUIT. ``per-transaction`` (mailgate
-  before its pool): a new connection per transaction, QUIT in the background once the client has
-  its reply;
+  ``--pool-idle`` (5) seconds; one more, or one that idled too long, gets a QUIT in the background.
+  ``per-transaction`` (mailgate before its pool): a new connection per transaction, QUIT in the
+  background once the client has its reply;
 - ``--processes N``: N server processes on one port (SO_REUSEPORT), like ``[relay] processes``.
 
 Each server process prints ``bare_relay: listening on HOST:PORT pid=PID`` once it accepts
@@ -31,6 +32,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ class Options:
     pool_size: int  # 0: a new connection per transaction
     pool_idle: float = 5.0
     timeout: float = 100.0
+    hostname: str = "localhost"  # greeting and upstream EHLO name
 
 
 def _reply(exc: BaseException) -> str:
@@ -63,15 +66,19 @@ def _reply(exc: BaseException) -> str:
 class Upstream:
     """aiosmtplib clients to the next hop: a new one per transaction, or a pool of idle ones."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, spawn: Any) -> None:
         self.options = options
+        self.spawn = spawn
         self.idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
     async def _connect(self) -> aiosmtplib.SMTP:
         o = self.options
-        client = aiosmtplib.SMTP(hostname=o.upstream_host, port=o.upstream_port, timeout=o.timeout)
+        client = aiosmtplib.SMTP(
+            hostname=o.upstream_host, port=o.upstream_port, timeout=o.timeout, local_hostname=o.hostname
+        )
         await client.connect()
-        await client.ehlo()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
         return client
 
     async def begin(self, mail_from: str) -> aiosmtplib.SMTP:
@@ -80,7 +87,7 @@ class Upstream:
         while self.idle:
             client, since = self.idle.pop()
             if not client.is_connected or now - since >= self.options.pool_idle:
-                client.close()
+                self.spawn(self.release(client, clean=False))
                 continue
             try:
                 await client.mail(mail_from)
@@ -96,13 +103,9 @@ class Upstream:
         return client
 
     async def release(self, client: aiosmtplib.SMTP, *, clean: bool) -> None:
-        """After the transaction: back to the pool when it ended cleanly (closed if the pool is full),
-        else QUIT."""
-        if self.options.pool_size and clean and client.is_connected:
-            if len(self.idle) < self.options.pool_size:
-                self.idle.append((client, time.monotonic()))
-            else:
-                client.close()
+        """After the transaction: back to the pool when it ended cleanly and there is room, else QUIT."""
+        if self.options.pool_size and clean and client.is_connected and len(self.idle) < self.options.pool_size:
+            self.idle.append((client, time.monotonic()))
             return
         if not client.is_connected:
             return
@@ -136,9 +139,9 @@ class BareSMTP(SMTP):
 
 
 class BareHandler:
-    def __init__(self, upstream: Upstream) -> None:
-        self.upstream = upstream
+    def __init__(self, options: Options) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.upstream = Upstream(options, self.spawn)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -179,12 +182,17 @@ class BareHandler:
 
 async def serve(options: Options) -> None:
     loop = asyncio.get_running_loop()
-    upstream = Upstream(options)
-    handler = BareHandler(upstream)
+    handler = BareHandler(options)
+    upstream = handler.upstream
 
     def factory() -> BareSMTP:
         return BareSMTP(
-            handler, data_size_limit=MAX_MESSAGE_BYTES, enable_SMTPUTF8=True, decode_data=False, ident="bare-relay"
+            handler,
+            data_size_limit=MAX_MESSAGE_BYTES,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            ident="bare-relay",
+            hostname=options.hostname,
         )
 
     server = await loop.create_server(factory, host=options.host, port=options.port, reuse_port=True)
@@ -223,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     if port == 0 and args.processes > 1:
         parser.error("--processes > 1 needs a fixed --listen port")
     pool_size = args.pool_size if args.upstream_reuse == "pool" else 0
-    options = Options(host, port, up_host, up_port, pool_size=pool_size, pool_idle=args.pool_idle)
+    options = Options(
+        host, port, up_host, up_port, pool_size=pool_size, pool_idle=args.pool_idle, hostname=socket.getfqdn()
+    )
     if args.processes <= 1:
         _run(options)
         return 0

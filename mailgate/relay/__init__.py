@@ -23,9 +23,13 @@ def open_store(policy: Policy) -> Store:
     return Store(storage_url(policy.raw))
 
 
-def delivery_for(settings: RelaySettings, store: Store, *, kind: str = "mail") -> Delivery:
+def delivery_for(
+    settings: RelaySettings, store: Store, *, kind: str = "mail", local_hostname: str | None = None
+) -> Delivery:
+    """Upstream SMTP or the outbox; ``local_hostname`` is our EHLO name (default: ``[relay] hostname``,
+    else aiosmtplib looks the FQDN up per connection)."""
     if settings.upstream is not None:
-        return SmtpUpstream(settings.upstream)
+        return SmtpUpstream(settings.upstream, local_hostname=local_hostname or settings.hostname)
     return OutboxDelivery(store, kind=kind)
 
 
@@ -46,8 +50,10 @@ def build_relay(
     linter = linter or PoolLinter(settings.config_path, settings.worker_count)
     if isinstance(linter, ThreadLinter) and linter.state is None:
         linter.state = state
-    pipeline = Pipeline(settings, state, linter, store, delivery_for(settings, store, kind="report"))
-    return Relay(settings, delivery_for(settings, store), pipeline)
+    hostname = settings.smtp_hostname  # looked up once, here, not per upstream connection
+    report_delivery = delivery_for(settings, store, kind="report", local_hostname=hostname)
+    pipeline = Pipeline(settings, state, linter, store, report_delivery)
+    return Relay(settings, delivery_for(settings, store, local_hostname=hostname), pipeline)
 
 
 __all__ = ["Relay", "RelaySettings", "build_relay", "delivery_for", "open_store", "relay_settings"]

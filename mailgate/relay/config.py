@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,14 @@ def split_hostport(value: str, *, key: str, default_port: int) -> tuple[str, int
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"[relay] {key} must be host:port, not {value!r}")
     return host, int(port)
+
+
+@functools.cache
+def local_fqdn() -> str:
+    """This host's FQDN, looked up once per process. Without a hostname, aiosmtpd calls
+    ``socket.getfqdn()`` for every connection on the event loop, and aiosmtplib for every upstream
+    connection in a thread; a slow resolver would stall each of them."""
+    return socket.getfqdn()
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,11 @@ class RelaySettings:
     lint_timeout: float = 60.0  # on top of the engine's own budget: a worker that hangs
     config_path: str | None = None  # for the worker processes
     policy_poll: float = 0.5  # seconds between checks for a new policy version ([api] policy_poll)
+
+    @property
+    def smtp_hostname(self) -> str:
+        """The name in our greeting and in EHLO upstream: ``hostname``, else this host's FQDN."""
+        return self.hostname or local_fqdn()
 
     @property
     def worker_count(self) -> int:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import Envelope, Session
 
 from mailgate import metrics
-from mailgate.model import Report
 from mailgate.policy import Policy
 from mailgate.relay import replies
 from mailgate.relay.actions import (
@@ -25,12 +24,12 @@ from mailgate.relay.actions import (
     replace_subject,
     strip_annotations,
 )
+from mailgate.relay.auditlog import AuditLog, Row
 from mailgate.relay.config import RelaySettings
 from mailgate.relay.decide import Decision, DecisionTable, override_reason, strip_override
 from mailgate.relay.reportmail import RateLimiter, build_report_mail, should_report
 from mailgate.relay.upstream import Delivery, Transaction, deliver_once
-from mailgate.relay.worker import Linter
-from mailgate.report import report_to_json
+from mailgate.relay.worker import Linter, LintResult, MessageFacts
 from mailgate.store import AuditEntry, QuarantineEntry, RetainedMessage, Store
 from mailgate.store.models import new_id, utcnow
 from mailgate.store.repo import retain_days
@@ -61,6 +60,7 @@ class Pipeline:
         self.report_delivery = report_delivery
         self.limiter = RateLimiter(settings.report_rate)
         self.retain_days = retain_days(state.base.raw)
+        self.audit_log = AuditLog(store)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -82,12 +82,10 @@ class Pipeline:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _lint(self, data: bytes, mail_from: str, rcpts: Sequence[str]) -> Report:
+    async def _lint(self, data: bytes, mail_from: str, rcpts: Sequence[str]) -> LintResult:
         try:
-            report = await asyncio.wait_for(
-                self.linter.lint(data, mail_from or None, rcpts, version=self.state.version),
-                timeout=self._lint_timeout(len(data)),
-            )
+            async with asyncio.timeout(self._lint_timeout(len(data))):  # no extra task, unlike wait_for
+                answer = await self.linter.lint(data, mail_from or None, rcpts, version=self.state.version)
         except TimeoutError as exc:  # a hung worker: replace it rather than wait for it
             log.error("lint overran its deadline; replacing the lint workers")
             self.linter.recycle()
@@ -95,11 +93,13 @@ class Pipeline:
         except Exception as exc:  # a crash, a broken worker pool
             log.exception("lint failed")
             raise LintFailed(type(exc).__name__) from exc
+        result = answer if isinstance(answer, LintResult) else LintResult.of(answer)
+        report = result.report
         if report.crashed:
             log.error("checks crashed: %s", ", ".join(report.crashed))
             raise LintFailed("crashed: " + ", ".join(report.crashed))
         metrics.observe_lint(report, "relay")
-        return report
+        return result
 
     async def process(self, session: Session, envelope: Envelope, txn: Transaction | None) -> str:
         started = time.monotonic()
@@ -108,66 +108,69 @@ class Pipeline:
         rcpts = list(envelope.rcpt_tos)
         utf8 = bool(envelope.smtp_utf8)
         data = strip_annotations(normalize_line_endings(bytes(envelope.original_content or b"")))
-        audit = AuditEntry(
-            id=audit_id,
-            client=str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or ""),
-            auth_user=str(session.auth_data) if session.authenticated and session.auth_data else None,
-            sender=mail_from,
-            recipients=rcpts,
-            verdict="crash",
-            findings=[],
-            action="tempfail",
-        )
+        auth_user = str(session.auth_data) if session.authenticated and session.auth_data else None
+        audit: dict[str, Any] = {  # the AuditEntry row
+            "id": audit_id,
+            "client": str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or ""),
+            "auth_user": auth_user,
+            "sender": mail_from,
+            "recipients": rcpts,
+            "verdict": "crash",
+            "findings": [],
+            "action": "tempfail",
+        }
 
-        async def finish(code: int, reply: str, outcome: str | None = None) -> str:
-            if self.retain_days and audit.verdict != "crash":
-                await self._retain(audit_id, mail_from, rcpts, data)
-            audit.smtp_code = code
-            audit.outcome = outcome or reply.split("\r\n")[-1][:500]
-            audit.latency_ms = (time.monotonic() - started) * 1000
-            try:
-                await asyncio.to_thread(self.store.add_audit, audit)
-            except Exception:
-                log.exception("audit write failed for %s", audit_id)
-            log.info("%s %s -> %s %s %s %d", audit_id, mail_from, rcpts, audit.verdict, audit.action, code)
-            metrics.observe_decision(audit.verdict, audit.action)
+        def finish(code: int, reply: str, outcome: str | None = None) -> str:
+            audit["smtp_code"] = code
+            audit["outcome"] = outcome or reply.split("\r\n")[-1][:500]
+            audit["latency_ms"] = (time.monotonic() - started) * 1000
+            # Written by the audit log's thread, batched with other messages' rows: the reply does
+            # not wait for it (the quarantine and the outbox, above, are written before the reply).
+            verdict, action = audit["verdict"], audit["action"]
+            if self.retain_days and verdict != "crash":
+                self.audit_log.add(self._retained(audit_id, mail_from, rcpts, data), (AuditEntry, audit))
+            else:
+                self.audit_log.add((AuditEntry, audit))
+            log.info("%s %s -> %s %s %s %d", audit_id, mail_from, rcpts, verdict, action, code)
+            metrics.observe_decision(verdict, action)
             return reply
 
         try:
-            report = await self._lint(data, mail_from, rcpts)
+            result = await self._lint(data, mail_from, rcpts)
             override = None
-            if report.message is not None and (reason := override_reason(report.message.subject)):
-                data = replace_subject(data, strip_override(report.message.subject))
-                report = await self._lint(data, mail_from, rcpts)
+            if result.message is not None and (reason := override_reason(result.message.subject)):
+                data = replace_subject(data, strip_override(result.message.subject))
+                result = await self._lint(data, mail_from, rcpts)
                 override = reason
         except LintFailed as exc:
-            return await finish(451, replies.TEMPFAIL_LINT, f"lint failed: {exc}")
+            return finish(451, replies.TEMPFAIL_LINT, f"lint failed: {exc}")
 
-        message = report.message
+        report, message = result.report, result.message
         person = self.policy.directory.by_email(mail_from) if mail_from else None
         decision = self.table.decide(
             report.verdict, sender=mail_from, department=person.department if person else None, override=override
         )
-        audit.verdict = report.verdict
-        audit.findings = sorted({f.check for f in report.findings})
-        audit.action = decision.action
-        audit.source = decision.source
-        audit.message_id = (message.header("Message-ID") or "")[:998] if message else None
-        audit.report = report_to_json(report, None, "zh-CN")
+        findings = sorted({f.check for f in report.findings})
+        audit["verdict"] = report.verdict
+        audit["findings"] = findings
+        audit["action"] = decision.action
+        audit["source"] = decision.source
+        audit["message_id"] = (message.header("Message-ID") or "")[:998] if message else None
+        audit["report"] = result.report_json
         if decision.override:
-            audit.override_reason = decision.override
-            audit.override_by = audit.auth_user or mail_from
+            audit["override_reason"] = decision.override
+            audit["override_by"] = auth_user or mail_from
         link = self.settings.report_url.format(id=audit_id)
 
-        spoof = self._sender_mismatch(report, mail_from)
+        spoof = self._sender_mismatch(message, mail_from)
         if spoof is not None:
             log.warning("%s header From %s with envelope sender %s", audit_id, spoof, mail_from)
-            audit.flags = [f"sender-mismatch:{spoof}"]
+            audit["flags"] = [f"sender-mismatch:{spoof}"]
             if self.settings.sender_mismatch == "reject":
-                return await finish(550, replies.SENDER_MISMATCH, "sender mismatch")
+                return finish(550, replies.SENDER_MISMATCH, "sender mismatch")
 
         if decision.action == "reject":
-            return await finish(550, replies.reject_reply(report.findings, link, utf8=utf8))
+            return finish(550, replies.reject_reply(report.findings, link, utf8=utf8))
 
         if decision.action == "hold":
             entry = QuarantineEntry(
@@ -177,18 +180,18 @@ class Pipeline:
                 mail_options=list(envelope.mail_options),
                 audit_id=audit_id,
                 verdict=report.verdict,
-                findings=audit.findings,
+                findings=findings,
             )
             try:
                 await asyncio.to_thread(self.store.add_quarantine, entry)
             except Exception:
                 log.exception("quarantine write failed for %s", audit_id)
-                return await finish(451, replies.TEMPFAIL_STORE, "quarantine write failed")
-            self._report_mail(report, mail_from, decision, link, self.settings.release_url.format(id=entry.id))
-            return await finish(250, f"250 2.0.0 OK: held for review as {entry.id}")
+                return finish(451, replies.TEMPFAIL_STORE, "quarantine write failed")
+            self._report_mail(result, mail_from, decision, link, self.settings.release_url.format(id=entry.id))
+            return finish(250, f"250 2.0.0 OK: held for review as {entry.id}")
 
         if txn is None:  # cannot happen: a transaction exists once a recipient was accepted
-            return await finish(451, replies.TEMPFAIL_UPSTREAM, "no upstream transaction")
+            return finish(451, replies.TEMPFAIL_UPSTREAM, "no upstream transaction")
         out = data
         if decision.format:
             try:
@@ -202,31 +205,23 @@ class Pipeline:
         reply = await txn.send(out)
         if not reply.ok:
             metrics.observe_upstream_error(reply.code)
-            return await finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
+            return finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
         if decision.action == "advise":
-            self._report_mail(report, mail_from, decision, link, "")
+            self._report_mail(result, mail_from, decision, link, "")
         queued = "local outbox" in reply.text  # say where it went when it did not go to a mail server
-        return await finish(250, replies.passed_back(250, reply.text) if queued else replies.OK_DELIVERED)
+        return finish(250, replies.passed_back(250, reply.text) if queued else replies.OK_DELIVERED)
 
-    async def _retain(self, audit_id: str, mail_from: str, rcpts: list[str], data: bytes) -> None:
+    def _retained(self, audit_id: str, mail_from: str, rcpts: list[str], data: bytes) -> Row:
         """Opt-in (``[storage] retain_days``): keep the bytes so a proposed policy can be replayed."""
-        row = RetainedMessage(
-            audit_id=audit_id,
-            mail_from=mail_from,
-            rcpt_to=rcpts,
-            data=data,
-            expires_at=utcnow() + dt.timedelta(days=self.retain_days),
-        )
-        try:
-            await asyncio.to_thread(self.store.retain, row)
-        except Exception:
-            log.exception("could not retain %s for dry runs", audit_id)
+        expires = utcnow() + dt.timedelta(days=self.retain_days)
+        values = {"audit_id": audit_id, "mail_from": mail_from, "rcpt_to": rcpts, "data": data, "expires_at": expires}
+        return RetainedMessage, values
 
-    def _sender_mismatch(self, report: Report, mail_from: str) -> str | None:
+    def _sender_mismatch(self, message: MessageFacts | None, mail_from: str) -> str | None:
         """HOSTILE 24: the header From of one of our domains on mail whose envelope sender is not ours."""
-        if self.settings.sender_mismatch == "off" or not mail_from or report.message is None:
+        if self.settings.sender_mismatch == "off" or not mail_from or message is None:
             return None
-        sender = report.message.sender
+        sender = message.sender
         if sender is None or not sender.key:
             return None
         ours = {d.lower() for d in self.policy.internal_domains}
@@ -236,8 +231,8 @@ class Pipeline:
             return sender.key
         return None
 
-    def _report_mail(self, report: Report, mail_from: str, decision: Decision, link: str, release: str) -> None:
-        message = report.message
+    def _report_mail(self, result: LintResult, mail_from: str, decision: Decision, link: str, release: str) -> None:
+        message, report = result.message, result.report
         if message is None or not report.findings or not should_report(message, mail_from, self.policy):
             return
         if not self.limiter.allow(mail_from):

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
+from typing import Protocol
 
 import jinja2
 
-from mailgate.model import Finding, Message
+from mailgate.model import Address, Finding
 from mailgate.policy import Policy
 
 REPORT_HEADER = "X-Mailgate-Report"
@@ -48,12 +49,23 @@ TEMPLATE = """\
 此邮件由邮件规范网关自动发送，请勿直接回复。
 """
 
+class MailFacts(Protocol):
+    """What the report mail reads of the sender's message: a parsed ``Message`` or the relay's
+    ``MessageFacts`` (the headers a worker sends back)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def sender(self) -> Address | None: ...
+    def header(self, name: str) -> str | None: ...
+
+
 _env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 _template = _env.from_string(TEMPLATE)
 MAX_LISTED = 20
 
 
-def should_report(message: Message | None, envelope_from: str, policy: Policy) -> bool:
+def should_report(message: MailFacts | None, envelope_from: str, policy: Policy) -> bool:
     """False for anything that could make a loop or go outside the company."""
     if not envelope_from or message is None:
         return False
@@ -100,7 +112,7 @@ def _one_line(text: str) -> str:
 
 def build_report_mail(
     *,
-    message: Message,
+    message: MailFacts,
     findings: Sequence[Finding],
     action: str,
     sender: str,

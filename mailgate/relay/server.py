@@ -307,6 +307,7 @@ class RelayHandler:
         self.pipeline = pipeline
         self.internal_domains = frozenset(d.lower() for d in pipeline.policy.internal_domains)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._trusted: dict[str, bool] = {}  # client address -> in client_networks
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -324,9 +325,18 @@ class RelayHandler:
         peer = session.peer
         if not peer:
             return False
-        host = peer[0] if isinstance(peer, tuple) else str(peer)
+        host = str(peer[0] if isinstance(peer, tuple) else peer)
+        trusted = self._trusted.get(host)
+        if trusted is None:  # parsed once per client address, not at every MAIL and RCPT
+            trusted = self._in_client_networks(host)
+            if len(self._trusted) >= 4096:
+                self._trusted.clear()
+            self._trusted[host] = trusted
+        return trusted
+
+    def _in_client_networks(self, host: str) -> bool:
         try:
-            ip = ipaddress.ip_address(str(host).split("%")[0])
+            ip = ipaddress.ip_address(host.split("%")[0])
         except ValueError:
             return False
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -422,6 +432,7 @@ def make_protocol_factory(
 ) -> Any:
     ctx = tls_context(settings)
     authenticator = Authenticator(settings.users) if ctx is not None and settings.users else None
+    hostname = settings.smtp_hostname  # once, not per connection
     junk = settings.junk_command_limit
     call_limit = {"NOOP": junk, "RSET": junk, "VRFY": junk, "EXPN": junk, "HELP": junk, "*": 100_000}
 
@@ -434,7 +445,7 @@ def make_protocol_factory(
             data_size_limit=settings.max_message_bytes,
             enable_SMTPUTF8=True,
             decode_data=False,
-            hostname=settings.hostname,
+            hostname=hostname,
             ident="mailgate",
             tls_context=ctx,
             timeout=settings.command_timeout,
@@ -496,6 +507,7 @@ class Relay:
             self._server = None
         await self.handler.drain()
         await self.pipeline.drain()
+        await asyncio.to_thread(self.pipeline.audit_log.close)  # a clean stop loses no audit row
         for delivery in (self.handler.delivery, self.pipeline.report_delivery):
             close = getattr(delivery, "close", None)
             if close is not None:

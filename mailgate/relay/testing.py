@@ -63,6 +63,10 @@ class _SinkHandler:
             kept[-1] = "250 " + kept[-1][4:]
         return kept
 
+    async def handle_QUIT(self, server: Any, session: Session, envelope: Envelope) -> str:
+        self.sink.quit_count += 1
+        return "221 Bye"
+
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -91,7 +95,8 @@ class CaptureSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[Captured] = []
-        self.ehlo_count = 0  # sessions opened by clients (one EHLO each)
+        self.ehlo_count = 0  # EHLO commands received (one per session from a well-behaved client)
+        self.quit_count = 0  # sessions ended with QUIT (not just dropped)
         self.behaviour = SinkBehaviour()
         self._controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
 
@@ -149,5 +154,7 @@ class RelayThread:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if not self._thread.is_alive():
+            return  # already stopped (a test may stop the relay itself)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(30)

@@ -94,12 +94,15 @@ class ConnectionPool:
     """Idle upstream connections kept for reuse (Postfix's connection cache: a few, for a few seconds).
 
     A connection goes back only in a clean state: after a finished DATA, or after a successful
-    RSET. One that the server closed in the meantime is noticed at the next MAIL and replaced.
+    RSET. One that the server closed in the meantime is noticed at the next MAIL and replaced. One
+    that is not kept (the pool is full, or it idled too long) gets a QUIT in the background, so the
+    server sees a polite end of session rather than a dropped connection.
     """
 
     def __init__(self, size: int = 8, idle: float = 5.0) -> None:
         self.size, self.idle = size, idle
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._quitting: set[asyncio.Task[None]] = set()
 
     def checkout(self) -> aiosmtplib.SMTP | None:
         now = time.monotonic()
@@ -107,28 +110,41 @@ class ConnectionPool:
             client, since = self._idle.pop()
             if client.is_connected and now - since < self.idle:
                 return client
-            client.close()
+            self.retire(client)
         return None
 
     def checkin(self, client: aiosmtplib.SMTP) -> None:
         if client.is_connected and len(self._idle) < self.size:
             self._idle.append((client, time.monotonic()))
         else:
+            self.retire(client)
+
+    def retire(self, client: aiosmtplib.SMTP) -> None:
+        """QUIT (in the background) a connection that is not kept; close one that is already down."""
+        if not client.is_connected:
             client.close()
+            return
+        task = asyncio.ensure_future(_quit(client))
+        self._quitting.add(task)
+        task.add_done_callback(self._quitting.discard)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for client, _ in idle:
-            try:
-                await asyncio.wait_for(client.quit(), timeout=2)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
-                client.close()
+        await asyncio.gather(*(_quit(client) for client, _ in idle), *self._quitting, return_exceptions=True)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await asyncio.wait_for(client.quit(), timeout=2)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        client.close()
 
 
 @dataclass
 class SmtpTransaction:
     settings: UpstreamSettings
     pool: ConnectionPool | None = None
+    local_hostname: str | None = None  # our EHLO name (None: aiosmtplib looks the FQDN up)
     client: aiosmtplib.SMTP | None = None
     utf8: bool = False
     done: bool = False  # DATA finished: the connection is clean for the next transaction
@@ -145,6 +161,7 @@ class SmtpTransaction:
             username=s.username,
             password=s.password,
             validate_certs=s.validate_certs,
+            local_hostname=self.local_hostname,
         )
 
     async def _mail(self, client: aiosmtplib.SMTP, mail_from: str, opts: Sequence[str]) -> Reply | None:
@@ -179,7 +196,8 @@ class SmtpTransaction:
         self.client = self._new_client()
         try:
             await self.client.connect()
-            await self.client.ehlo()
+            if self.client.is_ehlo_or_helo_needed:  # connect() already sent EHLO when STARTTLS may be used
+                await self.client.ehlo()
             refusal = await self._mail(self.client, mail_from, opts)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             log.warning("upstream %s:%s at MAIL: %s", s.host, s.port, exc)
@@ -237,13 +255,14 @@ class SmtpTransaction:
 class SmtpUpstream:
     settings: UpstreamSettings
     pool: ConnectionPool | None = field(default_factory=ConnectionPool)
+    local_hostname: str | None = None
 
     @property
     def description(self) -> str:
         return f"smtp://{self.settings.host}:{self.settings.port}"
 
     def transaction(self) -> Transaction:
-        return SmtpTransaction(self.settings, self.pool)
+        return SmtpTransaction(self.settings, self.pool, self.local_hostname)
 
     async def close(self) -> None:
         if self.pool is not None:

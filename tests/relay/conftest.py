@@ -6,7 +6,7 @@ import dataclasses
 import ssl
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from mailgate.policy import Policy, load_policy
 from mailgate.relay import build_relay, relay_settings
 from mailgate.relay.testing import CaptureSink, RelayThread, free_port
 from mailgate.relay.worker import Linter, ThreadLinter
-from mailgate.store import Store
+from mailgate.store import AuditEntry, Store
 from tests.conftest import EXAMPLES
 from tests.db import fresh_store_url
 
@@ -58,6 +58,13 @@ class Harness:
     @property
     def port(self) -> int:
         return self.relay.port
+
+    def audit(self, limit: int = 100) -> Sequence[AuditEntry]:
+        """The audit table once the relay's audit log wrote every row queued so far (it is written
+        after the reply, in batches)."""
+        assert self.relay.relay is not None
+        assert self.relay.relay.pipeline.audit_log.flush(timeout=30), "audit rows not written"
+        return self.store.audit(limit)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout

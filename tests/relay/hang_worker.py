@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import time
 
-from mailgate.model import Report
-from mailgate.relay.worker import _lint_in_worker
+from mailgate.relay.worker import LintResult, _lint_in_worker
 
 
-def hang_or_die(raw: bytes, envelope_from: str | None, envelope_to: tuple[str, ...], version: int) -> Report:
+def hang_or_die(raw: bytes, envelope_from: str | None, envelope_to: tuple[str, ...], version: int) -> LintResult:
     """``X-Test: hang`` sleeps for an hour (a worker stuck in C code); ``X-Test: die`` kills the worker."""
     if b"X-Test: hang" in raw:
         time.sleep(3600)

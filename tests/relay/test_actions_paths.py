@@ -45,7 +45,7 @@ def test_pass_is_delivered_unchanged(start_relay: Callable[..., Harness], sink: 
     got = sink.messages[0]
     assert got.data == crlf(data)
     assert got.rcpt_tos == PASS_RCPTS and got.mail_from == SENDER
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action, audit.smtp_code, audit.sender) == ("pass", "deliver", 250, SENDER)
     assert audit.recipients == PASS_RCPTS and audit.latency_ms > 0
 
@@ -60,7 +60,7 @@ def test_fail_is_rejected_with_ascii_findings(start_relay: Callable[..., Harness
     lines = text.decode().split("\n")
     assert all(line.startswith("5.7.1 ") for line in lines)
     assert any("[action-items]" in line and "fix:" in line for line in lines)
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert lines[-1] == f"5.7.1 Full report: http://127.0.0.1:8025/reports/{audit.id}"
     assert (audit.verdict, audit.action, audit.smtp_code) == ("fail", "reject", 550)
     assert "action-items" in audit.findings and audit.report is not None
@@ -105,7 +105,7 @@ def test_warn_is_advised_with_a_report_mail(start_relay: Callable[..., Harness],
     assert report["Auto-Submitted"] == "auto-generated"
     body = report.get_payload(decode=True).decode("utf-8")
     assert "action-item-deadline" in body and "建议" in body and "完整报告" in body
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action) == ("warn", "advise")
 
 
@@ -131,7 +131,7 @@ def test_annotate_adds_headers(start_relay: Callable[..., Harness], sink: Captur
     forged = b"X-Mailgate-Verdict: pass\r\n" + crlf(example(WARN_EML))
     send(h.port, forged, WARN_RCPTS)
     [m] = mails(sink)
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert m.get_all("X-Mailgate-Verdict") == [f"warn; id={audit.id}"]
     assert "action-item-deadline" in m["X-Mailgate-Findings"]
     assert audit.action == "annotate"
@@ -143,7 +143,7 @@ def test_monitor_delivers_and_logs_only(start_relay: Callable[..., Harness], sin
     send(h.port, example(FAIL_EML), PASS_RCPTS)
     h.wait_for(lambda: False, timeout=0.3)
     assert len(sink.messages) == 1 and sink.messages[0].data == crlf(example(FAIL_EML))
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action, audit.source) == ("fail", "monitor", "policy")
 
 
@@ -154,7 +154,7 @@ def test_department_and_sender_layers(start_relay: Callable[..., Harness], sink:
         policy={"departments": {person.department: {"fail": "monitor"}}, "senders": {"other@demo.example.cn": {}}}
     )
     send(h.port, example(FAIL_EML), PASS_RCPTS)
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.action, audit.source) == ("monitor", f"department:{person.department}")
 
 
@@ -189,7 +189,7 @@ def test_override_delivers_a_rejected_mail(start_relay: Callable[..., Harness], 
 
     subject = str(make_header(decode_header(m["Subject"])))
     assert subject == "【通知】本周六办公区电力检修安排通知"
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action, audit.override_reason, audit.override_by) == (
         "fail", "deliver", "客户今天必须收到", SENDER
     )

@@ -52,7 +52,7 @@ def test_lint_crash_answers_451_without_detail(
     assert err.value.smtp_error.startswith(b"4.3.0")
     assert b"secret" not in err.value.smtp_error and b"Error" not in err.value.smtp_error
     assert sink.messages == []
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action, audit.smtp_code) == ("crash", "tempfail", 451)
 
 
@@ -70,7 +70,7 @@ def test_upstream_slow_answers_451(start_relay: Callable[..., Harness], sink: Ca
     with pytest.raises(smtplib.SMTPDataError) as err:
         send(h.port, example(PASS_EML), PASS_RCPTS)
     assert err.value.smtp_code == 451 and err.value.smtp_error.startswith(b"4.4.2")
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert audit.smtp_code == 451
 
 
@@ -81,7 +81,7 @@ def test_upstream_5xx_is_passed_back(start_relay: Callable[..., Harness], sink: 
         send(h.port, example(PASS_EML), PASS_RCPTS)
     assert err.value.smtp_code == 554
     assert err.value.smtp_error == b"5.7.1 Message refused by upstream content policy"
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.action, audit.smtp_code) == ("deliver", 554)
 
 
@@ -100,7 +100,7 @@ def test_partial_recipient_refusal(start_relay: Callable[..., Harness], sink: Ca
     assert refused == {PASS_RCPTS[1]: (550, b"5.1.1 No such user here")}
     [got] = sink.messages
     assert got.rcpt_tos == PASS_RCPTS[:1]
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert audit.recipients == PASS_RCPTS[:1]
 
 
@@ -193,7 +193,7 @@ def test_lf_dot_crlf_smuggling_stays_one_message(start_relay: Callable[..., Harn
     assert reply.startswith(b"250") or reply.startswith(b"550")
     assert len(sink.messages) <= 1
     assert all(m.rcpt_tos == PASS_RCPTS[:1] for m in sink.messages)
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert audit.recipients == PASS_RCPTS[:1]
 
 

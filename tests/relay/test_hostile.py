@@ -134,7 +134,7 @@ def test_hostile_01_lf_dot_crlf_smuggling(start_relay: StartRelay, sink: Capture
     # as content only because the relay dot-stuffed that line ("..") on the upstream wire.
     assert b"body\r\n.\r\nMAIL FROM:<ceo@demo.example.cn>\r\n" in got.data
     assert (got.mail_from, got.rcpt_tos) == (SENDER, [RCPT])
-    assert len(h.store.audit()) == 1
+    assert len(h.audit()) == 1
 
 
 @pytest.mark.parametrize("position", ["mid-body", "end-of-body"])
@@ -634,7 +634,7 @@ def test_hostile_16_pipelining_before_replies(start_relay: StartRelay, sink: Cap
         answers = c.replies()  # everything until the relay hangs up
     assert [a.code for a in answers] == expected, [str(a) for a in answers]
     assert answers[-1].text.startswith(b"5.5.0")
-    assert sink.messages == [] and h.store.audit() == []
+    assert sink.messages == [] and h.audit() == []
     with session(h) as c:  # a client that waits for each reply is served
         c.envelope(SENDER, [RCPT])
         assert c.data(HEAD + b"in order\r\n.\r\n").code == 250
@@ -832,7 +832,7 @@ def test_hostile_22_open_relay(start_relay: StartRelay, sink: CaptureSink, caplo
             assert str(c.cmd(f"RCPT TO:<{rcpt}>")) == replies.RELAY_DENIED
         assert c.cmd("DATA").code == 503
         assert c.in_sync()
-    assert sink.messages == [] and h.store.audit() == []
+    assert sink.messages == [] and h.audit() == []
     assert any("relay denied" in r.getMessage() for r in caplog.records)
 
 

@@ -93,7 +93,7 @@ def test_compliant_message_is_delivered_as_sent(start_relay: Callable[..., Harne
     [got] = sink.messages
     assert got.data == swaks_wire(example(PASS_EML))
     assert (got.mail_from, got.rcpt_tos) == (SENDER, PASS_RCPTS)
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action, audit.smtp_code) == ("pass", "deliver", 250)
 
 
@@ -131,7 +131,7 @@ def test_non_compliant_message_is_refused_with_the_findings(
     action_items = next(line for line in findings if "[action-items]" in line)
     assert "fix:" in action_items
     assert sink.messages == []
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert (audit.verdict, audit.action, audit.smtp_code) == ("fail", "reject", 550)
     assert reply[-1].endswith(audit.id)
 
@@ -244,7 +244,7 @@ def test_unfinished_transaction_leaves_nothing(
     h.wait_for(lambda: bool(sink.messages or h.store.outbox()), timeout=1.0)
     assert sink.messages == []
     assert list(h.store.outbox()) == []
-    assert list(h.store.audit()) == []  # never reached the end of DATA
+    assert list(h.audit()) == []  # never reached the end of DATA
     # The relay (and its upstream connection) is still good for the next transaction.
     status, out = send_file(h.port, EXAMPLES / PASS_EML, PASS_RCPTS)
     assert status == OK, out

@@ -45,5 +45,5 @@ def test_auth_only_over_tls_then_relay_from_outside_networks(
         c.login("lina@demo.example.cn", "s3cret")
         assert c.sendmail(SENDER, PASS_RCPTS, crlf(example(PASS_EML))) == {}
     assert len(sink.messages) == 1
-    [audit] = h.store.audit()
+    [audit] = h.audit()
     assert audit.auth_user == "lina@demo.example.cn"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from mailgate.relay.testing import CaptureSink
-from tests.relay.conftest import PASS_EML, PASS_RCPTS, Harness, example
-from tests.relay.test_actions_paths import send
+from tests.relay.conftest import PASS_EML, PASS_RCPTS, SENDER, Harness, example
+from tests.relay.test_actions_paths import crlf, send
 
 
 def test_upstream_connections_are_reused(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
@@ -18,6 +18,28 @@ def test_upstream_connections_are_reused(start_relay: Callable[..., Harness], si
         assert send(h.port, example(PASS_EML), PASS_RCPTS) == {}
     assert len(sink.messages) == 6
     assert sink.ehlo_count <= 2  # one connection, or two if a return raced the next MAIL
+
+
+def test_one_ehlo_per_upstream_connection_and_quit_for_the_surplus(
+    start_relay: Callable[..., Harness], sink: CaptureSink
+) -> None:
+    """Ten transactions at once need ten upstream connections; the pool keeps 8 and QUITs the rest."""
+    h = start_relay()
+    clients = [smtplib.SMTP("127.0.0.1", h.port, timeout=30) for _ in range(10)]
+    try:
+        data = crlf(example(PASS_EML))
+        for c in clients:  # each holds an upstream connection from its first RCPT on
+            c.ehlo()
+            assert c.mail(SENDER)[0] == 250
+            assert c.rcpt(PASS_RCPTS[0])[0] == 250
+        for c in clients:
+            assert c.data(data)[0] == 250
+    finally:
+        for c in clients:
+            c.quit()
+    assert len(sink.messages) == 10
+    assert sink.ehlo_count == 10  # one EHLO per connection, not a second one after connect()
+    assert h.wait_for(lambda: sink.quit_count == 2)  # the two the pool (8) could not keep
 
 
 def test_a_rejected_transaction_leaves_the_connection_clean(
