@@ -2,6 +2,8 @@
 
     server.py    aiosmtpd SMTP subclass + handler: limits, who may relay, the upstream transaction
     pipeline.py  end of DATA: lint (worker.py) → decide (decide.py) → act (actions.py), audit
+    auditlog.py  the audit rows, written after the reply in batches by one background thread
+    worker.py    the lint worker processes, on socket pairs read by the event loop
     upstream.py  the real mail server (aiosmtplib) or the local outbox
     replies.py   SMTP replies rendered from findings
     reportmail.py the report mail to the sender (zh-CN, jinja2), loop-proof and rate-limited

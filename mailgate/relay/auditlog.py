@@ -17,6 +17,7 @@ the per-message log line still records. A row the store refuses is retried with 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -43,19 +44,27 @@ class _Pending:
     tries: int = 0
 
 
+@functools.cache
+def _defaults(table: Table) -> tuple[tuple[str, bool, Any], ...]:
+    """(column, callable?, default) for the columns of ``table`` that have a Python-side default."""
+    out = []
+    for column in table.columns:
+        default = column.default
+        if getattr(default, "is_callable", False):
+            out.append((column.key, True, default.arg))  # type: ignore[union-attr]
+        elif getattr(default, "is_scalar", False):
+            out.append((column.key, False, default.arg))  # type: ignore[union-attr]
+    return tuple(out)
+
+
 def _complete(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     """The row with the defaults of the columns it leaves out filled in, as the ORM would (rows of
     the same shape go in one executemany). A column with no default that is left out stays out:
     SQL NULL (a JSON column given None would store JSON ``null`` instead)."""
     out = dict(values)
-    for column in table.columns:
-        default = column.default
-        if column.key in out or default is None:
-            continue
-        if getattr(default, "is_callable", False):
-            out[column.key] = default.arg(None)  # type: ignore[attr-defined]
-        elif getattr(default, "is_scalar", False):
-            out[column.key] = default.arg  # type: ignore[attr-defined]
+    for key, call, default in _defaults(table):
+        if key not in out:
+            out[key] = default(None) if call else default
     return out
 
 

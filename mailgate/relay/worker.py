@@ -1,8 +1,10 @@
-"""Linting off the event loop: a process pool sized to the cores, the policy loaded once per worker.
+"""Linting off the event loop: worker processes, the policy loaded once per worker.
 
 The relay talks to a :class:`Linter`. :class:`PoolLinter` is the production one (each worker
 process loads the config once, warms the NLP pipeline, and runs ``lint_bytes`` in its main
-thread, where the engine's hard time budget applies). :class:`ThreadLinter` runs in a thread of
+thread, where the engine's hard time budget applies; requests and answers go over a socket pair
+read by the relay's event loop itself, and a worker sends back a :class:`LintResult`, not the
+parsed message). :class:`ThreadLinter` runs in a thread of
 the relay process with a given :class:`~mailgate.policy.Policy` value — for tests and for
 ``workers = 1`` debugging; it still never blocks the loop.
 """
@@ -246,7 +248,7 @@ def _worker_main(sock: socket.socket, config_path: str | None, parent: int) -> N
     while True:
         try:
             fn, args = _next_frame(sock, buffer)
-        except EOFError:
+        except (EOFError, OSError):  # the relay closed its end, or is gone
             return
         try:
             answer: tuple[bool, Any] = (True, fn(*args))
@@ -256,7 +258,10 @@ def _worker_main(sock: socket.socket, config_path: str | None, parent: int) -> N
             frame = _frame(answer)
         except Exception as exc:  # an answer that does not pickle
             frame = _frame((False, RuntimeError(f"unpicklable answer: {type(exc).__name__}: {exc}")))
-        sock.sendall(frame)
+        try:
+            sock.sendall(frame)
+        except OSError:  # the relay is gone
+            return
 
 
 # -- in the relay ------------------------------------------------------------------------------------
