@@ -140,15 +140,20 @@ def fill_dept_collab(p: Page, background: str = "会员积分活动计划于12�
 
 
 def add_suggested_cc(p: Page) -> list[str]:
-    added = []
+    added: list[str] = []
     for _ in range(5):
         button = p.page.query_selector("button.add-cc")
         if button is None:
             break
-        added.append(button.get_attribute("data-address"))
+        address = button.get_attribute("data-address") or ""
+        added.append(address)
         button.click()
-        p.page.wait_for_function("(n) => document.querySelectorAll('button.add-cc').length < n",
-                                 arg=len(p.page.query_selector_all("button.add-cc")), timeout=15_000)  # fmt: skip
+        # the preview re-renders without that suggestion once the address is in Cc
+        p.page.wait_for_function(
+            "(a) => ![...document.querySelectorAll('button.add-cc')].some(b => b.dataset.address === a)",
+            arg=address,
+            timeout=15_000,
+        )
     return added
 
 
