@@ -28,6 +28,7 @@ from mailgate.templating.compose import (
     CHINA,
     Envelope,
     FormError,
+    Party,
     check_envelope,
     check_values,
     compose,
@@ -159,9 +160,7 @@ class Gallery:
         return rendered
 
 
-def _dummy_parties() -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
-    from mailgate.templating.compose import Party
-
+def _dummy_parties() -> tuple[Party, tuple[Party, ...], tuple[Party, ...]]:
     me = Party("sender@example.invalid", "发件人", "部门")
     return me, (Party("to@example.invalid", "收件人", "部门"),), (Party("cc@example.invalid", "抄送人", "部门"),)
 

@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any
 
@@ -33,7 +34,7 @@ from mailgate.api.routes.templates import gallery
 from mailgate.model import Finding, Report
 from mailgate.templating.compose import CHINA, FormError
 from mailgate.templating.gallery import Entry, Gallery, Rendered, RenderError
-from mailgate.templating.spec import TemplateSpec, example_values
+from mailgate.templating.spec import TEMPLATE_ID, TemplateSpec, example_values
 
 pages = APIRouter(tags=["gallery"], include_in_schema=False)
 
@@ -82,7 +83,7 @@ def _not_found() -> HTMLResponse:
 
 
 def _entry(g: Gallery, template_id: str) -> Entry | None:
-    if not re.fullmatch(r"[a-z0-9_-]{1,64}", template_id):
+    if not TEMPLATE_ID.fullmatch(template_id):
         return None
     return g.get(template_id)
 
@@ -276,13 +277,31 @@ async def gallery_form(
     return await _with_preview(svc, g, entry, draft)
 
 
-async def _with_preview(svc: ServicesDep, g: Gallery, entry: Entry, draft: Draft) -> HTMLResponse:
+@dataclass(frozen=True)
+class Failure:
+    """Why a draft did not render: bad form values (by field), or the template itself."""
+
+    errors: dict[str, str]
+    render_error: str | None = None
+
+
+async def _attempt(svc: ServicesDep, g: Gallery, draft: Draft) -> Rendered | Failure:
     try:
-        rendered = await _render(svc, g, draft)
+        return await _render(svc, g, draft)
     except FormError as exc:
-        return _form_page(svc, entry, draft, errors=exc.errors)
+        return Failure(exc.errors)
     except RenderError as exc:
-        return _form_page(svc, entry, draft, render_error=exc.message)
+        return Failure({}, exc.message)
+
+
+def _failure_page(svc: ServicesDep, entry: Entry, draft: Draft, failure: Failure) -> HTMLResponse:
+    return _form_page(svc, entry, draft, errors=failure.errors, render_error=failure.render_error)
+
+
+async def _with_preview(svc: ServicesDep, g: Gallery, entry: Entry, draft: Draft) -> HTMLResponse:
+    rendered = await _attempt(svc, g, draft)
+    if isinstance(rendered, Failure):
+        return _failure_page(svc, entry, draft, rendered)
     return _form_page(svc, entry, draft, preview=_preview(rendered), flags=_flags(draft, rendered))
 
 
@@ -304,14 +323,11 @@ async def gallery_preview(
     if entry is None:
         return JSONResponse({"error": "没有这个模板"}, status_code=404, headers=HEADERS)
     draft = Draft(entry.spec, await _form(request))
-    try:
-        rendered = await _render(svc, g, draft)
-    except FormError as exc:
-        return JSONResponse({"errors": exc.errors, "html": _env.get_template("_incomplete.html").render(
-            errors=exc.errors, spec=entry.spec)}, headers=HEADERS)  # fmt: skip
-    except RenderError as exc:
-        return JSONResponse({"errors": {"template": exc.message}, "html": _env.get_template("_incomplete.html").render(
-            errors={"template": exc.message}, spec=entry.spec)}, headers=HEADERS)  # fmt: skip
+    rendered = await _attempt(svc, g, draft)
+    if isinstance(rendered, Failure):
+        errors = rendered.errors if rendered.render_error is None else {"template": rendered.render_error}
+        html = _env.get_template("_incomplete.html").render(errors=errors, spec=entry.spec)
+        return JSONResponse({"errors": errors, "html": html}, headers=HEADERS)
     preview = _preview(rendered)
     html = _env.get_template("_preview.html").render(preview=preview)
     return JSONResponse(
@@ -330,12 +346,9 @@ async def gallery_eml(
     if entry is None:
         return _not_found()
     draft = Draft(entry.spec, await _form(request))
-    try:
-        rendered = await _render(svc, g, draft)
-    except FormError as exc:
-        return _form_page(svc, entry, draft, errors=exc.errors)
-    except RenderError as exc:
-        return _form_page(svc, entry, draft, render_error=exc.message)
+    rendered = await _attempt(svc, g, draft)
+    if isinstance(rendered, Failure):
+        return _failure_page(svc, entry, draft, rendered)
     stamp = dt.datetime.now(CHINA).strftime("%Y%m%d-%H%M")
     return Response(
         rendered.eml,
