@@ -8,6 +8,7 @@ Everything here is immutable. A :class:`Message` is built once by
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -76,6 +77,15 @@ class Attachment:
     inline: bool = False
 
 
+def first_header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive) in ``(name, value)`` pairs."""
+    lname = name.lower()
+    for key, value in headers:
+        if key.lower() == lname:
+            return value
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message as the checks see it (SPEC §1)."""
@@ -109,11 +119,7 @@ class Message:
         return self.to + self.cc + self.bcc
 
     def header(self, name: str) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def header_all(self, name: str) -> list[str]:
         lname = name.lower()

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mailgate.fmt import format_bytes
 from mailgate.lint import lint_bytes
-from mailgate.model import Address, Finding, LintError, Message, Report
+from mailgate.model import Address, Finding, LintError, Message, Report, first_header
 from mailgate.policy import Policy, load_policy
 from mailgate.relay.reportmail import REPORT_HEADER
 from mailgate.report import report_to_json
@@ -66,11 +66,7 @@ class MessageFacts:
         return cls(message.subject, message.sender, kept)
 
     def header(self, name: str) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
+        return first_header(self.headers, name)
 
 
 @dataclass(frozen=True, slots=True)
