@@ -35,6 +35,16 @@ PASS_RCPTS = ["zhaoqiang@demo.example.cn", "wangfang@demo.example.cn"]
 WARN_RCPTS = ["liuyi@demo.example.cn", "wangfang@demo.example.cn", "chenming@demo.example.cn"]
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
 @pytest.fixture(scope="session")
 def base_policy() -> Policy:
     policy = load_policy(EXAMPLES / "mailgate.toml", env={})
@@ -67,12 +77,7 @@ class Harness:
         return self.store.audit(limit)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.02)
-        return predicate()
+        return wait_until(predicate, timeout)
 
 
 @pytest.fixture

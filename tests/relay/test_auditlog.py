@@ -14,7 +14,7 @@ from mailgate.relay.auditlog import AuditLog, Row
 from mailgate.relay.testing import CaptureSink
 from mailgate.store import AuditEntry, Store
 from mailgate.store.models import utcnow
-from tests.relay.conftest import PASS_EML, PASS_RCPTS, SENDER, Harness, example
+from tests.relay.conftest import PASS_EML, PASS_RCPTS, SENDER, Harness, example, wait_until
 from tests.relay.test_actions_paths import send
 
 
@@ -29,15 +29,6 @@ def entry(i: int, **kw: object) -> Row:
     values: dict[str, Any] = {"sender": f"u{i}@demo.example.cn", "verdict": "pass", "action": "deliver"}
     values.update(kw)
     return AuditEntry, values
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def test_rows_arrive_on_their_own_stamped_when_added(store: Store) -> None:
