@@ -49,6 +49,18 @@ def report_to_json(report: Report, path: str | None, locale: str = "zh-CN") -> d
     return out
 
 
+
+def audit_report_json(report: Report) -> dict[str, Any]:
+    """The report as the audit log keeps it: the zh-CN JSON of :func:`report_to_json`, with each
+    finding's (and the error's) English text beside it under ``en``, so that the report pages can
+    show both languages without the message, which the audit does not keep."""
+    out = report_to_json(report, None, "zh-CN")
+    for finding, shown in zip(report.findings, out["findings"], strict=True):
+        shown["en"] = {"message": finding.message.en, "suggestion": finding.suggestion.en}
+    if report.error is not None:
+        out["error"]["en"] = report.error.message.en
+    return out
+
 def field_text(message: Message, field: str) -> str:
     if field == "subject":
         return message.subject

@@ -28,6 +28,7 @@ from mailgate.api.routes import (
     directory,
     gallery,
     health,
+    holds,
     lint,
     policy,
     quarantine,
@@ -57,6 +58,7 @@ API_ROUTERS = [
     reports.pages,  # /reports/{audit_id}: open by design (a capability URL, see routes/reports.py)
     templates.read,
     templates.write,
+    holds.pages,  # /quarantine/{id}: open by design (the release link of a hold's report mail)
     gallery.pages,  # /gallery: open by design (employees draft mail; [api] gallery = false turns it off)
 ]
 

@@ -59,14 +59,23 @@ async def caller(request: Request, svc: Annotated[Services, Depends(services)]) 
         return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token or token != token.strip():
+    if scheme.lower() != "bearer":
         raise _UNAUTHORIZED
-    row = await asyncio.to_thread(verify_token, svc.store, token)
-    if row is None:
+    who = await caller_of_token(svc, token)
+    if who is None:
         raise _UNAUTHORIZED
-    who = Caller(name=f"token:{row.name or '-'}/{row.id[:8]}", role=row.role)
     request.scope["mailgate.caller"] = who
     return who
+
+
+async def caller_of_token(svc: Services, token: str) -> Caller | None:
+    """Who a bearer token belongs to; None for an empty, padded, unknown or revoked one."""
+    if not token or token != token.strip():
+        return None
+    row = await asyncio.to_thread(verify_token, svc.store, token)
+    if row is None:
+        return None
+    return Caller(name=f"token:{row.name or '-'}/{row.id[:8]}", role=row.role)
 
 
 async def viewer(who: Annotated[Caller, Depends(caller)]) -> Caller:

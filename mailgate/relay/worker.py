@@ -32,7 +32,7 @@ from mailgate.lint import lint_bytes
 from mailgate.model import Address, Finding, LintError, Message, Report, first_header
 from mailgate.policy import Policy, load_policy
 from mailgate.relay.reportmail import REPORT_HEADER
-from mailgate.report import report_to_json
+from mailgate.report import audit_report_json
 
 if TYPE_CHECKING:
     from mailgate.state import PolicyState
@@ -86,7 +86,7 @@ class LintResult:
     def of(cls, report: Report) -> LintResult:
         facts = MessageFacts.of(report.message) if report.message is not None else None
         slim = Report(report.verdict, report.findings, report.error, None, report.elapsed_ms, report.crashed)
-        return cls(slim, facts, report_to_json(slim, None, "zh-CN"))
+        return cls(slim, facts, audit_report_json(slim))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Plain tuples on the wire: unpickling slotted dataclasses field by field costs the relay's

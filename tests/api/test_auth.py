@@ -30,7 +30,7 @@ from tests.conftest import EXAMPLES
 
 ALWAYS_OPEN = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")})
 PUBLIC_LINT = frozenset({("POST", "/v1/lint"), ("POST", "/v1/format")})
-PAGES = ("/reports/", "/gallery")  # HTML pages, open by design: report pages, the template gallery
+PAGES = ("/reports/", "/quarantine/", "/gallery")  # HTML pages, open by design: report, held message, gallery
 READS = frozenset({"GET"})
 VIEWER_WRITES = ("/v1/lint", "/v1/format")  # a viewer may lint; simulate and template render routes too
 

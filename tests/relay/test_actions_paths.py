@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import email
+import re
 import smtplib
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
+from mailgate.api import ApiSettings, build_app
 from mailgate.lint import lint_bytes
 from mailgate.relay.testing import CaptureSink
+from mailgate.state import PolicyState
 from tests.relay.conftest import (
     FAIL_EML,
     PASS_EML,
@@ -172,8 +177,18 @@ def test_hold_stores_in_quarantine(start_relay: Callable[..., Harness], sink: Ca
     assert "action-items" in held.findings
     assert h.wait_for(lambda: len(sink.messages) == 1)
     [report] = mails(sink, report=True)
-    assert "暂存" in report.get_payload(decode=True).decode("utf-8")
+    text = report.get_payload(decode=True).decode("utf-8")
+    assert "暂存" in text
     assert not mails(sink)
+    # the release link in the report mail opens the held-message page of the API on the same store
+    link = re.search(r"审核与放行：(\S+)", text)
+    assert link is not None and link.group(1).endswith(f"/quarantine/{held.id}")
+    [audit] = h.audit()
+    assert all(f["en"]["message"] for f in audit.report["findings"])  # the pages show English too
+    state = PolicyState(h.policy, h.store)
+    with TestClient(build_app(state, h.store, ApiSettings(), poll=False)) as client:
+        page = client.get(urlsplit(link.group(1)).path)
+    assert page.status_code == 200 and "暂存中，等待管理员审核" in page.text
 
 
 def test_override_delivers_a_rejected_mail(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:

@@ -1,20 +1,14 @@
 """The template gallery in a real browser: Debian's Chromium driven by Playwright (issue 5).
 
 A real ``mailgate serve --api-only`` process serves the pages; Chromium opens them, types into
-the form, waits for the live preview, downloads the .eml and hands it to the CLI. Screenshots
-go to ``test-artifacts/`` (or ``$MAILGATE_ARTIFACTS``). Without Chromium the tests skip —
-unless ``MAILGATE_REQUIRE_BROWSER`` is set, as ``.ci/run`` does, where they fail instead.
+the form, waits for the live preview, downloads the .eml and hands it to the CLI (the harness is
+in ``tests/web/conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,101 +16,15 @@ from typing import Any
 
 import pytest
 
-from mailgate.relay.testing import free_port
 from tests.conftest import EXAMPLES
+from tests.web.conftest import MAILGATE, Page, Server, serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-HAVE_BROWSER = Path(CHROMIUM).exists()
-if not HAVE_BROWSER and os.environ.get("MAILGATE_REQUIRE_BROWSER"):
-    raise RuntimeError(f"MAILGATE_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-if not HAVE_BROWSER:
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-ARTIFACTS = Path(os.environ.get("MAILGATE_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
-MAILGATE = [sys.executable, "-m", "mailgate.cli"]
-
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    root = tmp_path_factory.mktemp("gallery")
-    port = free_port()
-    config = root / "mailgate.toml"
-    config.write_text(
-        f'[organization]\ninternal_domains = ["demo.example.cn"]\ndirectory = "{EXAMPLES / "directory.csv"}"\n'
-        f'[api]\nlisten = "127.0.0.1:{port}"\n[storage]\nurl = "sqlite:///{root / "m.db"}"\n',
-        encoding="utf-8",
-    )
-    log = (root / "serve.log").open("wb")
-    proc = subprocess.Popen([*MAILGATE, "serve", "--api-only", "--config", str(config)], stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError((root / "serve.log").read_text(errors="replace")) from None
-            time.sleep(0.2)
-    out = subprocess.run([*MAILGATE, "token", "create", "--config", str(config), "--role", "admin", "--name", "t"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
-    token = re.search(r"mg_[A-Za-z0-9_-]+", out.stdout + out.stderr)
-    assert token, out
-    yield {"base": base, "config": config, "token": token.group(0)}
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Page:
-    """A page plus what it reported: console messages (CSP violations land there) and dialogs."""
-
-    def __init__(self, browser: Any, base: str, width: int = 1280, height: int = 1000) -> None:
-        self.context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True,
-                                           locale="zh-CN")  # fmt: skip
-        self.page = self.context.new_page()
-        self.base = base
-        self.console: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on("console", lambda m: self.console.append(m.text))
-        self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-
-        def dialog(d: Any) -> None:
-            self.dialogs.append(d.message)
-            d.dismiss()
-
-        self.page.on("dialog", dialog)
-
-    def goto(self, path: str) -> Any:
-        return self.page.goto(self.base + path)
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"gallery-{name}.png"), full_page=True)
-
-    def verdict(self, expected: str, timeout: float = 15_000) -> None:
-        self.page.wait_for_selector(f'#verdict[data-verdict="{expected}"]', timeout=timeout)
-
-    def csp_violations(self) -> list[str]:
-        return [m for m in self.console if "Content Security Policy" in m or "pageerror" in m]
-
-    def close(self) -> None:
-        self.context.close()
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serve(tmp_path_factory.mktemp("gallery"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
-from mailgate.api.deps import AdminDep, AuthFirst, ServicesDep, admin, viewer
+from mailgate.api.deps import AdminDep, AuthFirst, Services, ServicesDep, admin, viewer
 from mailgate.api.errors import iso, problem
 from mailgate.errors import ConfigError
 from mailgate.relay import delivery_for, relay_settings
@@ -125,7 +125,7 @@ async def get_entry(
     }
 
 
-async def _held(svc: ServicesDep, entry_id: str) -> QuarantineEntry:
+async def _held(svc: Services, entry_id: str) -> QuarantineEntry:
     entry = await asyncio.to_thread(svc.store.get_quarantine, entry_id)
     if entry is None:
         raise _not_found(entry_id)
@@ -148,8 +148,10 @@ def _refused(reply: Reply) -> HTTPException:
     return HTTPException(code, detail=detail, headers=None if reply.permanent else {"Retry-After": "60"})
 
 
-@write.post("/{entry_id}/release", summary="Deliver a held message (409 unless held; 502/503 if refused)")
-async def release(entry_id: EntryId, svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+async def release_entry(svc: Services, entry_id: str, who: str) -> dict[str, Any]:
+    """Deliver a held message and mark it released (the API route and the held-message page).
+    Raises the HTTP problem to answer: 404, 409 (not held, being released, no recipients),
+    502/503 (the next hop refused; the message stays held)."""
     entry = await _held(svc, entry_id)
     if not entry.rcpt_to:
         raise problem(status.HTTP_409_CONFLICT, "no-recipients", "邮件没有收件人 / the message has no recipients")
@@ -168,12 +170,12 @@ async def release(entry_id: EntryId, svc: ServicesDep, who: AdminDep) -> dict[st
         if not reply.ok:
             log.warning("release of %s refused by %s: %d", entry_id, delivery.description, reply.code)
             raise _refused(reply)
-        settled = await asyncio.to_thread(svc.store.settle_quarantine, entry_id, "released", who.name)
+        settled = await asyncio.to_thread(svc.store.settle_quarantine, entry_id, "released", who)
         if not settled:  # another instance settled it while we delivered: it went out anyway
             log.warning("quarantine %s was delivered but had been settled elsewhere meanwhile", entry_id)
     finally:
         _busy.discard(entry_id)
-    log.info("quarantine %s released by %s via %s", entry_id, who.name, delivery.description)
+    log.info("quarantine %s released by %s via %s", entry_id, who, delivery.description)
     after = await asyncio.to_thread(svc.store.get_quarantine, entry_id)
     return {
         **_entry_json(after or entry),
@@ -183,12 +185,22 @@ async def release(entry_id: EntryId, svc: ServicesDep, who: AdminDep) -> dict[st
     }
 
 
-@write.post("/{entry_id}/discard", summary="Discard a held message (409 unless held)")
-async def discard(entry_id: EntryId, svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+async def discard_entry(svc: Services, entry_id: str, who: str) -> dict[str, Any]:
+    """Mark a held message discarded (by an admin, or withdrawn by its sender); 404/409 as problems."""
     entry = await _held(svc, entry_id)
-    if not await asyncio.to_thread(svc.store.settle_quarantine, entry_id, "discarded", who.name):
+    if not await asyncio.to_thread(svc.store.settle_quarantine, entry_id, "discarded", who):
         current = await asyncio.to_thread(svc.store.get_quarantine, entry_id)
         raise _settled(current.status if current is not None else "gone")
-    log.info("quarantine %s discarded by %s", entry_id, who.name)
+    log.info("quarantine %s discarded by %s", entry_id, who)
     after = await asyncio.to_thread(svc.store.get_quarantine, entry_id)
     return _entry_json(after or entry)
+
+
+@write.post("/{entry_id}/release", summary="Deliver a held message (409 unless held; 502/503 if refused)")
+async def release(entry_id: EntryId, svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+    return await release_entry(svc, entry_id, who.name)
+
+
+@write.post("/{entry_id}/discard", summary="Discard a held message (409 unless held)")
+async def discard(entry_id: EntryId, svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+    return await discard_entry(svc, entry_id, who.name)

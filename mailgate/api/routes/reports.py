@@ -65,100 +65,65 @@ ACTION_TEXT = {
 }
 SEVERITY = {"error": ("错误", "error"), "warning": ("警告", "warning"), "info": ("提示", "info")}
 
-_TEMPLATE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">
-<title>{{ title[0] }} / {{ title[1] }}</title>
-<style>
-body{font:15px/1.6 system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:52rem;margin:2rem auto;
-padding:0 1rem;color:#222}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}.en{color:#666;font-size:.9em}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}dd{margin:0}
-ol{padding-left:1.5rem}li{margin:.8rem 0}.sev{display:inline-block;padding:0 .4rem;border-radius:3px;font-size:.85em}
-.sev-error{background:#fdd}.sev-warning{background:#ffd}.sev-info{background:#def}.check{color:#666}
-.hint{background:#f4f4f4;padding:.8rem 1rem;border-radius:4px}
-</style></head><body>
-<h1>{{ title[0] }} <span class="en">/ {{ title[1] }}</span></h1>
-{% if found %}
-<dl>
-<dt>时间 <span class="en">Time</span></dt><dd>{{ at }}</dd>
-<dt>结论 <span class="en">Verdict</span></dt><dd>{{ verdict[0] }} <span class="en">/ {{ verdict[1] }}</span></dd>
-<dt>处理 <span class="en">Action</span></dt><dd>{{ action[0] }} <span class="en">/ {{ action[1] }}</span></dd>
-<dt>编号 <span class="en">Reference</span></dt><dd><code>{{ ref }}</code></dd>
-</dl>
-{% if override %}<p class="hint">已按发件人说明的理由放行：{{ override }}<br>
-<span class="en">Delivered on the sender's override, reason: {{ override }}</span></p>{% endif %}
-{% if error %}<p>邮件无法检查：{{ error }} <span class="en">/ the message could not be checked</span></p>{% endif %}
-<h2>问题 <span class="en">Findings</span> ({{ total }})</h2>
-{% if findings %}<ol>
-{% for f in findings %}<li>
-<span class="sev sev-{{ f.severity }}">{{ f.sev[0] }} <span class="en">{{ f.sev[1] }}</span></span>
-<span class="check">[{{ f.check }}]</span> {{ f.message }}
-{% if f.suggestion %}<br>建议 <span class="en">Suggestion</span>：{{ f.suggestion }}{% endif %}</li>
-{% endfor %}</ol>
-{% if total > findings|length %}
-<p>另有 {{ total - findings|length }} 条未列出 <span class="en">/ more not listed</span></p>{% endif %}
-{% else %}<p>没有发现问题。<span class="en">No findings.</span></p>{% endif %}
-{% if incomplete %}<p>部分检查未能完成，结果可能不完整。
-<span class="en">Some checks could not run; the list may be incomplete.</span></p>{% endif %}
-{% if action_name == "reject" %}<p class="hint">请按建议修改后重新发送。
-确需原样发送时，在主题末尾加上 <code>[override: 理由]</code> 后重发，理由会被记录。<br>
-<span class="en">Fix the message and send it again. To send it anyway, resend it with
-<code>[override: your reason]</code> at the end of the subject; the reason is recorded.</span></p>
-{% elif action_name == "hold" %}<p class="hint">邮件已暂存，尚未送达；管理员审核后会放行或退回。
-您也可以按建议修改后重新发送。<br>
-<span class="en">The message is held and not delivered yet; an administrator will release or discard it.
-You may also fix it and send it again.</span></p>{% endif %}
-{% else %}
-<p>报告不存在或链接不完整。<span class="en">No such report, or the link is incomplete.</span></p>
-{% endif %}
-<p class="en">mailgate 邮件规范网关</p>
-</body></html>
-"""
-
-_env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_page = _env.from_string(_TEMPLATE)
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("mailgate.web", "pages"), autoescape=True, undefined=jinja2.StrictUndefined
+)
 
 
-def _shown_time(when: dt.datetime | None) -> str:
+def render_page(name: str, **context: Any) -> str:
+    """One of the plain pages (report, held message): no script, inline style only (see :data:`CSP`)."""
+    return _env.get_template(name).render(**context)
+
+
+def shown_time(when: dt.datetime | None) -> str:
     if when is None:
         return ""
     aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     return aware.astimezone(SHOWN_TZ).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
 
 
-def render_report(entry: AuditEntry | None) -> str:
-    if entry is None:
-        return _page.render(found=False, title=("报告不存在", "Report not found"))
-    report: dict[str, Any] = entry.report if isinstance(entry.report, dict) else {}
-    listed = report.get("findings")
+def shown_findings(report: object) -> dict[str, Any]:
+    """A stored report's findings as the pages list them (``findings``, ``total``), both languages
+    where the audit kept the English text (rows written before it did show zh-CN only)."""
+    listed = report.get("findings") if isinstance(report, dict) else None
     raw: list[Any] = listed if isinstance(listed, list) else []
     findings = []
     for f in raw[:MAX_SHOWN]:
         if not isinstance(f, dict):
             continue
         severity = str(f.get("severity", "info"))
+        kept = f.get("en")
+        en: dict[str, Any] = kept if isinstance(kept, dict) else {}
         findings.append({
             "check": str(f.get("check", "")),
             "severity": severity if severity in SEVERITY else "info",
             "sev": SEVERITY.get(severity, SEVERITY["info"]),
             "message": str(f.get("message") or ""),
             "suggestion": str(f.get("suggestion") or ""),
+            "message_en": str(en.get("message") or ""),
+            "suggestion_en": str(en.get("suggestion") or ""),
         })  # fmt: skip
+    return {"findings": findings, "total": len(raw)}
+
+
+def render_report(entry: AuditEntry | None) -> str:
+    if entry is None:
+        return render_page("report.html", found=False, title=("报告不存在", "Report not found"))
+    report: dict[str, Any] = entry.report if isinstance(entry.report, dict) else {}
     error = report.get("error")
-    return _page.render(
+    return render_page(
+        "report.html",
         found=True,
         title=("邮件规范检查报告", "Mail policy report"),
-        at=_shown_time(entry.at),
+        at=shown_time(entry.at),
         verdict=VERDICTS.get(entry.verdict, (entry.verdict, entry.verdict)),
         action=ACTION_TEXT.get(entry.action, (entry.action, entry.action)),
         action_name=entry.action,
         ref=entry.id,
         override=entry.override_reason or "",
         error=str(error.get("message") or "") if isinstance(error, dict) else "",
-        findings=findings,
-        total=len(raw),
         incomplete=bool(report.get("crashed")),
+        **shown_findings(report),
     )
 
 
