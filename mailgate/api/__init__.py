@@ -24,8 +24,9 @@ from mailgate.templating.gallery import Gallery
 def build_app(state: PolicyState, store: Store, settings: ApiSettings, *, poll: bool = True) -> FastAPI:
     gallery = Gallery(store) if settings.gallery else None
     limiter = RateLimiter(settings.open_rate, settings.open_burst) if settings.open_rate > 0 else None
+    failures = RateLimiter(settings.auth_fail_rate, settings.auth_fail_burst) if settings.auth_fail_rate > 0 else None
     svc = Services(state=state, store=store, settings=settings, lint_slots=asyncio.Semaphore(settings.lint_workers),
-                   gallery=gallery, open_limiter=limiter)  # fmt: skip
+                   gallery=gallery, open_limiter=limiter, auth_limiter=failures)  # fmt: skip
     return create_app(svc, poll=poll)
 
 

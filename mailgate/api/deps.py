@@ -33,6 +33,7 @@ class Services:
     lint_slots: asyncio.Semaphore
     gallery: Gallery | None = None  # None: [api] gallery = false
     open_limiter: RateLimiter | None = None  # the open routes that lint, per client address
+    auth_limiter: RateLimiter | None = None  # failed token attempts, per client address
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,23 @@ async def caller(request: Request, svc: Annotated[Services, Depends(services)]) 
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer":
         raise _UNAUTHORIZED
-    who = await caller_of_token(svc, token)
+    who = await caller_of_token(svc, token, request)
     if who is None:
         raise _UNAUTHORIZED
     request.scope["mailgate.caller"] = who
     return who
 
 
-async def caller_of_token(svc: Services, token: str) -> Caller | None:
-    """Who a bearer token belongs to; None for an empty, padded, unknown or revoked one."""
-    if not token or token != token.strip():
-        return None
-    row = await asyncio.to_thread(verify_token, svc.store, token)
+async def caller_of_token(svc: Services, token: str, request: Request) -> Caller | None:
+    """Who a bearer token belongs to; None for an empty, padded, unknown or revoked one, which
+    counts as a failed attempt of the requesting client (429 once it made too many: see ratelimit)."""
+    ratelimit.check(svc.auth_limiter, request, spend=False)
+    row = None
+    if token and token == token.strip():
+        row = await asyncio.to_thread(verify_token, svc.store, token)
     if row is None:
+        if svc.auth_limiter is not None:
+            svc.auth_limiter.take(ratelimit.client_of(request))
         return None
     return Caller(name=f"token:{row.name or '-'}/{row.id[:8]}", role=row.role)
 

@@ -21,6 +21,8 @@ class ApiSettings:
     policy_poll: float = 0.5
     open_rate: float = 5.0  # requests/s per client address on the open routes that lint (0: no limit)
     open_burst: int = 20
+    auth_fail_rate: float = 0.5  # failed token attempts per client address allowed per second (0: no limit) …
+    auth_fail_burst: int = 20  # … after this many in a row; then every token from it is 429 until they refill
     gallery: bool = True  # the template gallery: /gallery pages (open) and /v1/templates
     retain_days: int = 0  # keep relayed message bytes this long for policy dry runs (0: off)
 
@@ -33,8 +35,8 @@ class ApiSettings:
 def api_settings(policy: Policy) -> ApiSettings:
     raw = policy.raw.get("api", {})
     known = {
-        "listen", "public_lint", "gallery", "open_rate", "open_burst", "max_body_bytes", "max_json_depth",
-        "lint_workers", "policy_poll",
+        "listen", "public_lint", "gallery", "open_rate", "open_burst", "auth_fail_rate", "auth_fail_burst",
+        "max_body_bytes", "max_json_depth", "lint_workers", "policy_poll",
     }
     unknown = set(raw) - known
     if unknown:
@@ -51,19 +53,17 @@ def api_settings(policy: Policy) -> ApiSettings:
         if not isinstance(raw["gallery"], bool):
             raise ConfigError("[api] gallery must be true or false")
         values["gallery"] = raw["gallery"]
-    for key in ("max_body_bytes", "max_json_depth", "lint_workers"):
+    for key in ("max_body_bytes", "max_json_depth", "lint_workers", "open_burst", "auth_fail_burst"):
         if key in raw:
-            if not isinstance(raw[key], int) or raw[key] <= 0:
+            if not isinstance(raw[key], int) or isinstance(raw[key], bool) or raw[key] <= 0:
                 raise ConfigError(f"[api] {key} must be a positive integer")
             values[key] = raw[key]
-    if "open_rate" in raw:
-        if not isinstance(raw["open_rate"], (int, float)) or isinstance(raw["open_rate"], bool) or raw["open_rate"] < 0:
-            raise ConfigError("[api] open_rate must be a non-negative number (0: no limit)")
-        values["open_rate"] = float(raw["open_rate"])
-    if "open_burst" in raw:
-        if not isinstance(raw["open_burst"], int) or raw["open_burst"] <= 0:
-            raise ConfigError("[api] open_burst must be a positive integer")
-        values["open_burst"] = raw["open_burst"]
+    for key in ("open_rate", "auth_fail_rate"):
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"[api] {key} must be a non-negative number (0: no limit)")
+            values[key] = float(value)
     if "policy_poll" in raw:
         values["policy_poll"] = float(raw["policy_poll"])
     values["retain_days"] = retain_days(policy.raw)

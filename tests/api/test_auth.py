@@ -206,7 +206,7 @@ BOTH_SETTINGS = pytest.mark.parametrize("public_lint", [False, True], ids=["publ
 
 @pytest.fixture
 def walked(make_api: Callable[..., Api], public_lint: bool) -> tuple[Api, list[Op], Tokens]:
-    api = make_api(public_lint=public_lint)
+    api = make_api(public_lint=public_lint, auth_fail_rate=0)  # the walk sends hundreds of bad tokens
     return api, operations(api.client.app), make_tokens(api)  # type: ignore[arg-type]
 
 
@@ -377,3 +377,32 @@ def test_public_lint_opens_only_lint_and_format(make_api: Callable[..., Api]) ->
         assert_401(opened.client.post(path, content=good, headers=bad), f"{path} with a bad token")
     assert_401(opened.client.get("/v1/checks"), "public_lint opens nothing else")
     assert_401(opened.client.get("/openapi.json"), "public_lint opens nothing else")
+
+
+def test_failed_tokens_are_rate_limited_per_client_before_any_lookup(
+    make_api: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    import mailgate.api.deps as deps
+
+    api = make_api(auth_fail_rate=0.01, auth_fail_burst=3)
+    looked_up: list[str] = []
+    real = deps.verify_token
+    monkeypatch.setattr(deps, "verify_token", lambda store, token: looked_up.append(token) or real(store, token))
+    bad = {"Authorization": "Bearer mg_guess"}
+    assert [api.client.get("/v1/checks", headers=bad).status_code for _ in range(2)] == [401, 401]
+    assert api.client.get("/v1/checks", headers=api.admin).status_code == 200  # a good token spends nothing
+    assert api.client.get("/v1/checks", headers=bad).status_code == 401  # the third and last allowed
+    r = api.client.get("/v1/checks", headers=bad)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and r.json()["detail"]["code"] == "rate-limited"
+    # now refused before the store is asked: even the admin's own token, from this address
+    looked_up.clear()
+    assert api.client.get("/v1/checks", headers=api.admin).status_code == 429
+    assert api.client.post("/v1/policy/rollback/1", headers=bad).status_code == 429
+    assert looked_up == []
+    assert api.client.get("/v1/checks").status_code == 401  # no token at all: the plain 401
+    # another client address is not affected
+    with TestClient(api.client.app, client=("203.0.113.9", 50000)) as other:
+        assert other.get("/v1/checks", headers=api.admin).status_code == 200
+        assert other.get("/v1/checks", headers=bad).status_code == 401

@@ -155,3 +155,13 @@ def test_the_posts_are_rate_limited_per_client(make_api: Callable[..., Api]) -> 
     codes = [decide(api, entry.id, "release", "wrong")[0] for _ in range(5)]
     assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
     assert api.client.post(f"/quarantine/{entry.id}/withdraw").status_code == 429
+
+
+def test_token_guessing_on_the_page_is_rate_limited(make_api: Callable[..., Api]) -> None:
+    api = make_api(auth_fail_rate=0.01, auth_fail_burst=2)
+    entry = hold(api)
+    codes = [decide(api, entry.id, "release", f"mg_guess{i}")[0] for i in range(3)]
+    assert codes == [401, 401, 429]
+    code, _, html = decide(api, entry.id, "release", token(api.admin))  # blocked before the lookup
+    assert code == 429 and "请求过于频繁" in html
+    assert api.store.get_quarantine(entry.id).status == "held"  # type: ignore[union-attr]

@@ -124,7 +124,10 @@ async def decide(entry_id: str, request: Request, svc: ServicesDep) -> Response:
     token, action = str(form.get("token") or ""), str(form.get("action") or "")
     if action not in ("release", "discard"):
         return await _page(svc, entry, failure="请选择放行或丢弃 / choose release or discard", code=422)
-    who = await caller_of_token(svc, token)
+    try:
+        who = await caller_of_token(svc, token, request)
+    except HTTPException as exc:  # too many failed tokens from this client
+        return await _page(svc, entry, failure=_reason(exc), code=exc.status_code)
     if who is None:
         return await _page(svc, entry, failure="令牌无效 / the token is not valid", code=401)
     if who.role != "admin":
