@@ -22,9 +22,10 @@ run: install
 
 test: install lint typecheck
 	$(BIN)/pytest -q
-	@# .ci/run starts PostgreSQL and sets MAILGATE_TEST_PG: the whole suite then runs on it too
-	@# (the browser tests run once: they exercise pages, not the database)
-	@if [ -n "$$MAILGATE_TEST_PG" ]; then echo "== the suite again, on PostgreSQL"; $(BIN)/pytest -q -m "not browser"; fi
+	@# .ci/run starts PostgreSQL and sets MAILGATE_TEST_PG: every test that keeps a store (marked
+	@# "store" by tests/conftest.py: API, relay, no-loss, schema) then runs again, each on its own
+	@# new PostgreSQL database. The engine's tests never touch a store; browser tests run once.
+	@if [ -n "$$MAILGATE_TEST_PG" ]; then echo "== the store tests again, on PostgreSQL"; $(BIN)/pytest -q -m "store and not browser"; fi
 
 lint: install
 	$(BIN)/ruff check mailgate checks tests bench

@@ -69,3 +69,12 @@ def lint(demo_policy: Policy) -> Callable[..., Report]:
 
 def fired(report: Report) -> set[str]:
     return {f.check for f in report.findings}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``store`` every test that keeps its store where ``tests/db.py`` says (a fixture named
+    ``store_url``, or ``fresh_store_url`` used by its module): the PostgreSQL pass runs those."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if "store_url" in getattr(item, "fixturenames", ()) or "fresh_store_url" in vars(module or object):
+            item.add_marker(pytest.mark.store)

@@ -131,12 +131,12 @@ def tracked_sink() -> Iterator[tuple[CaptureSink, InFlight]]:
 # -- the relay as a real process -------------------------------------------------------------------------
 
 
-def write_config(tmp_path: Path, relay: dict[str, Any], policy: dict[str, Any]) -> tuple[Path, str]:
-    """The demo organisation's config, with [relay], [policy] and a SQLite store in tmp_path."""
+def write_config(tmp_path: Path, url: str, relay: dict[str, Any], policy: dict[str, Any]) -> Path:
+    """The demo organisation's config, with [relay], [policy] and the store at ``url`` (the test's
+    ``store_url``: SQLite in tmp_path, or its own PostgreSQL database in the PostgreSQL pass)."""
     demo = tomllib.loads((EXAMPLES / "mailgate.toml").read_text(encoding="utf-8"))
     organization = dict(demo["organization"])
     organization["directory"] = str((EXAMPLES / organization["directory"]).resolve())
-    url = f"sqlite:///{tmp_path / 'noloss.db'}"
     tables = {"organization": organization, "relay": relay, "policy": policy, "storage": {"url": url}}
     lines = []
     for name, values in tables.items():
@@ -146,7 +146,7 @@ def write_config(tmp_path: Path, relay: dict[str, Any], policy: dict[str, Any]) 
             lines.append(f"{key} = {json.dumps(value)}")  # JSON scalars and arrays are valid TOML
     path = tmp_path / "mailgate.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path, url
+    return path
 
 
 def quiet_port() -> int:
@@ -354,7 +354,7 @@ def misplaced(mails: list[Mail], mids: set[str], upstream: Counter[str], held: C
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_message(
-    tmp_path: Path, tracked_sink: tuple[CaptureSink, InFlight], relays: RelayProcesses
+    tmp_path: Path, store_url: str, tracked_sink: tuple[CaptureSink, InFlight], relays: RelayProcesses
 ) -> None:
     sink, tracker = tracked_sink
     port = quiet_port()
@@ -365,7 +365,8 @@ def test_sigkill_mid_load_loses_no_acknowledged_message(
         "workers": 1,
         "processes": 1,
     }
-    config, url = write_config(tmp_path, relay_cfg, {"warn": "hold"})
+    url = store_url
+    config = write_config(tmp_path, url, relay_cfg, {"warn": "hold"})
     mails = make_mails()
     by_mid = {m.mid: m for m in mails}
 
@@ -444,11 +445,13 @@ def test_sigkill_mid_load_loses_no_acknowledged_message(
     assert code == 0, f"exit status {code} after SIGTERM:\n{relays.log(second)}"
 
 
-def test_sigkill_of_the_relay_takes_its_lint_workers_down(tmp_path: Path, relays: RelayProcesses) -> None:
+def test_sigkill_of_the_relay_takes_its_lint_workers_down(
+    tmp_path: Path, store_url: str, relays: RelayProcesses
+) -> None:
     """A relay killed with SIGKILL must not leave lint worker processes (each holding the policy and
     the NLP pipeline) running on their own; without cgroups nobody else would ever stop them."""
     port = quiet_port()
-    config, _ = write_config(tmp_path, {"listen": f"127.0.0.1:{port}", "workers": 1, "processes": 1}, {})
+    config = write_config(tmp_path, store_url, {"listen": f"127.0.0.1:{port}", "workers": 1, "processes": 1}, {})
     relay = relays.start(config, port)
     members = live_group_members(relay.pid)
     assert relay.pid in members and len(members) >= 2, members  # the relay and its lint worker(s)
