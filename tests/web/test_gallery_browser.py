@@ -208,3 +208,41 @@ def test_copy_puts_subject_and_body_on_the_clipboard(browser: Any, server: dict[
         assert text.startswith("【部门协作】") and "行动项" in text
     finally:
         p.close()
+
+
+def test_a_draft_survives_leaving_the_page_and_can_be_cleared(page: Page) -> None:
+    page.goto("/gallery/dept-collab")
+    fill_dept_collab(page)
+    page.verdict("fail")
+    added = add_suggested_cc(page)  # two Cc rows, filled by the suggestion buttons
+    page.page.fill("#f-actions-task-0", "评估工作量")  # the last keystrokes, just before leaving
+    page.goto("/gallery")  # away, and back to a blank form of the same template
+    page.goto("/gallery/dept-collab")
+    page.page.wait_for_selector("#draft-note:not([hidden])")
+    assert "草稿只保存在本浏览器中" in page.page.inner_text("#draft-note")
+    assert page.page.input_value("#from") == "李娜 <lina@demo.example.cn>"
+    assert page.page.input_value("#f-project") == "会员积分系统"
+    assert page.page.input_value("#f-points") == "提供按会员编号查询积分流水的接口\n查询响应时间不超过1秒"
+    assert page.page.input_value("#f-actions-task-0") == "评估工作量"
+    assert page.page.input_value("#f-actions-deadline-0") == "2026-12-01"
+    assert [i.input_value() for i in page.page.locator('input[name="cc"]').all()][:2] == added
+    page.verdict("pass")  # the restored draft is previewed at once
+    page.shot("draft-restored")
+    # another template keeps its own (no) draft; the example link never restores
+    page.goto("/gallery/meeting-notice")
+    assert page.page.is_hidden("#draft-note") and page.page.input_value("#from") == ""
+    page.goto("/gallery/dept-collab?example=1")
+    assert page.page.is_hidden("#draft-note")
+    # looking at the example (nothing typed there) does not overwrite the draft
+    page.goto("/gallery/dept-collab")
+    page.page.wait_for_selector("#draft-note:not([hidden])")
+    assert page.page.input_value("#f-background") == "会员积分活动计划于12月上线，运营后台需要查询积分流水"
+    # clearing starts over, and stays cleared
+    page.page.click("#draft-clear")
+    page.page.wait_for_load_state()
+    page.page.wait_for_selector("#draft-note[hidden]", state="attached")
+    assert page.page.input_value("#from") == "" and page.page.input_value("#f-project") == ""
+    assert page.page.evaluate("() => localStorage.getItem('mailgate.draft.dept-collab')") is None
+    page.goto("/gallery/dept-collab")
+    assert page.page.is_hidden("#draft-note") and page.page.input_value("#f-project") == ""
+    assert page.csp_violations() == [] and page.dialogs == []

@@ -272,8 +272,8 @@ async def gallery_form(
     if entry is None:
         return _not_found()
     draft = Draft.example(entry.spec) if example else Draft(entry.spec)
-    if not example:
-        return _form_page(svc, entry, draft)
+    if not example:  # a blank form: the page restores the draft this browser kept, if any
+        return _form_page(svc, entry, draft, restore=True)
     return await _with_preview(svc, g, entry, draft)
 
 

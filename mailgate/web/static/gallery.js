@@ -1,4 +1,4 @@
-// mailgate template gallery: live preview, row adding, copy. No dependencies, no inline script (CSP).
+// mailgate template gallery: live preview, row adding, copy, drafts. No dependencies, no inline script (CSP).
 "use strict";
 (function () {
   function debounce(fn, ms) {
@@ -74,7 +74,60 @@
     form.querySelectorAll("p.error").forEach(function (el) { el.remove(); });
   }
 
+  // --- drafts: kept in this browser only (localStorage, one per template), restored on a blank form
+  var draftKey = "mailgate.draft." + form.getAttribute("data-template");
+  var note = document.getElementById("draft-note");
+  var cleared = false;
+  var dirty = false; // only what the user typed here is kept: an example or a posted form is not a draft
+
+  function saveDraft() {
+    if (cleared || !dirty) return;
+    try {
+      var fields = [];
+      new FormData(form).forEach(function (value, name) { if (typeof value === "string") fields.push([name, value]); });
+      if (fields.some(function (f) { return f[1].trim(); })) {
+        localStorage.setItem(draftKey, JSON.stringify({ at: Date.now(), fields: fields }));
+      } else {
+        localStorage.removeItem(draftKey);
+      }
+    } catch (e) { /* storage off or full: a draft is a convenience, never a failure */ }
+  }
+
+  function named(name) {
+    return form.querySelectorAll('[name="' + CSS.escape(name) + '"]');
+  }
+
+  function restoreDraft() {
+    var saved = null;
+    try { saved = JSON.parse(localStorage.getItem(draftKey) || "null"); } catch (e) { return false; }
+    if (!saved || !Array.isArray(saved.fields) || !saved.fields.length) return false;
+    var byName = {};
+    saved.fields.forEach(function (f) {
+      if (Array.isArray(f) && typeof f[0] === "string") (byName[f[0]] = byName[f[0]] || []).push(String(f[1]));
+    });
+    Object.keys(byName).forEach(function (name) {
+      var values = byName[name];
+      var inputs = named(name);
+      if (!inputs.length) return; // the template changed since: that field is gone
+      var rows = inputs[0].closest(".rows, .actions");
+      while (rows && named(name).length < values.length) addRow(rows);
+      inputs = named(name);
+      values.forEach(function (value, i) { if (inputs[i]) inputs[i].value = value; });
+    });
+    document.getElementById("draft-at").textContent = new Date(saved.at).toLocaleString("zh-CN");
+    note.hidden = false;
+    return true;
+  }
+
+  window.addEventListener("pagehide", saveDraft); // typed less than a debounce before leaving
+  document.getElementById("draft-clear").addEventListener("click", function () {
+    cleared = true;
+    try { localStorage.removeItem(draftKey); } catch (e) { /* nothing kept */ }
+    window.location.replace(window.location.pathname);
+  });
+
   function refresh() {
+    saveDraft();
     var mine = ++seq;
     var body = new URLSearchParams(new FormData(form));
     preview.setAttribute("aria-busy", "true");
@@ -114,8 +167,9 @@
   }
   var later = debounce(refresh, 350);
 
-  form.addEventListener("input", later);
-  form.addEventListener("change", later);
+  function edited() { dirty = true; later(); }
+  form.addEventListener("input", edited);
+  form.addEventListener("change", edited);
   form.addEventListener("submit", function (ev) {
     if (ev.submitter && ev.submitter.id === "download") return; // a real POST: the browser downloads
     ev.preventDefault();
@@ -154,6 +208,7 @@
           function (i) { return !i.value.trim(); });
         var input = empty || addRow(container);
         input.value = btn.getAttribute("data-address");
+        dirty = true;
         refresh();
       });
     });
@@ -173,4 +228,5 @@
     }
   });
   if (plain.value) copy.hidden = false;
+  if (form.hasAttribute("data-restore") && restoreDraft()) refresh();
 })();
