@@ -9,7 +9,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import Envelope, Session
@@ -27,7 +27,7 @@ from mailgate.relay.actions import (
 from mailgate.relay.auditlog import AuditLog, Row
 from mailgate.relay.config import RelaySettings
 from mailgate.relay.decide import Decision, DecisionTable, override_reason, strip_override
-from mailgate.relay.reportmail import RateLimiter, build_report_mail, should_report
+from mailgate.relay.reportmail import CorrectedDraft, RateLimiter, build_report_mail, has_safe_fixes, should_report
 from mailgate.relay.upstream import Delivery, Transaction, deliver_once
 from mailgate.relay.worker import Linter, LintResult, MessageFacts
 from mailgate.store import AuditEntry, QuarantineEntry, RetainedMessage, Store
@@ -187,7 +187,7 @@ class Pipeline:
             except Exception:
                 log.exception("quarantine write failed for %s", audit_id)
                 return finish(451, replies.TEMPFAIL_STORE, "quarantine write failed")
-            self._report_mail(result, mail_from, decision, link, self.settings.release_url.format(id=entry.id))
+            self._report_mail(result, data, mail_from, decision, link, self.settings.release_url.format(id=entry.id))
             return finish(250, f"250 2.0.0 OK: held for review as {entry.id}")
 
         if txn is None:  # cannot happen: a transaction exists once a recipient was accepted
@@ -207,7 +207,7 @@ class Pipeline:
             metrics.observe_upstream_error(reply.code)
             return finish(reply.code, replies.passed_back(reply.code, reply.text), f"upstream: {reply.code}")
         if decision.action == "advise":
-            self._report_mail(result, mail_from, decision, link, "")
+            self._report_mail(result, data, mail_from, decision, link, "")
         queued = "local outbox" in reply.text  # say where it went when it did not go to a mail server
         return finish(250, replies.passed_back(250, reply.text) if queued else replies.OK_DELIVERED)
 
@@ -231,27 +231,46 @@ class Pipeline:
             return sender.key
         return None
 
-    def _report_mail(self, result: LintResult, mail_from: str, decision: Decision, link: str, release: str) -> None:
+    def _report_mail(
+        self, result: LintResult, data: bytes, mail_from: str, decision: Decision, link: str, release: str
+    ) -> None:
         message, report = result.message, result.report
         if message is None or not report.findings or not should_report(message, mail_from, self.policy):
             return
         if not self.limiter.allow(mail_from):
             log.info("report mail to %s suppressed by the rate limit", mail_from)
             return
-        data = build_report_mail(
-            message=message,
-            findings=report.findings,
-            action=decision.action,
-            sender=mail_from,
-            report_from=self.settings.report_from,
-            link=link,
-            release_link=release,
-        )
-        task = asyncio.ensure_future(self._send_report(mail_from, data))
+
+        async def build() -> bytes:
+            draft = None
+            if has_safe_fixes(report.findings):  # the corrected draft: one format pass in a lint worker
+                try:
+                    fixed = await self.linter.format(data, version=self.state.version)
+                except Exception:
+                    log.warning("no corrected draft for the report mail to %s: format failed", mail_from, exc_info=True)
+                else:
+                    draft = CorrectedDraft.of(fixed, report.findings) if fixed != data else None
+            return build_report_mail(
+                message=message,
+                findings=report.findings,
+                action=decision.action,
+                sender=mail_from,
+                report_from=self.settings.report_from,
+                link=link,
+                release_link=release,
+                draft=draft,
+            )
+
+        task = asyncio.ensure_future(self._send_report(mail_from, build()))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send_report(self, to: str, data: bytes) -> None:
+    async def _send_report(self, to: str, mail: Awaitable[bytes]) -> None:
+        try:
+            data = await mail
+        except Exception:  # a report mail is advice: its failure is logged, the relayed mail is unaffected
+            log.exception("report mail to %s not built", to)
+            return
         reply, _ = await deliver_once(self.report_delivery, self.settings.report_from, [to], data)
         if not reply.ok:
             log.warning("report mail to %s not delivered: %s %s", to, reply.code, reply.text)

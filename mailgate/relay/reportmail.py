@@ -1,5 +1,9 @@
 """The report mail sent to a sender whose message was advised or held (zh-CN, jinja2).
 
+It lists each finding with its suggestion and, when safe fixes apply, the corrected draft: its
+subject and text inline (what was corrected, then the draft) and, for a held message — which the
+sender may fix and send again — the whole corrected message attached as ``修正稿.eml``.
+
 Report mails never loop: none for bounces (null sender), auto-submitted mail, reports (ours or
 anyone's ``multipart/report``), list or bulk mail, or senders outside the internal domains; and
 at most ``report_rate`` per sender per hour.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
@@ -17,7 +22,9 @@ from typing import Protocol
 
 import jinja2
 
-from mailgate.model import Address, Finding
+from mailgate.errors import MessageError
+from mailgate.model import Address, Applicability, Finding
+from mailgate.parse import parse_message
 from mailgate.policy import Policy
 
 REPORT_HEADER = "X-Mailgate-Report"
@@ -45,6 +52,19 @@ TEMPLATE = """\
 {%- if action == "hold" %}
 审核与放行：{{ release_link }}
 {%- endif %}
+{%- if draft %}
+
+按规范自动修正后的草稿（已做的安全修正：{{ draft.fixes|join("；") }}）
+{%- if attached %}。完整的修正稿在附件“修正稿.eml”中，可打开后修改、重新发送{% endif %}：
+———— 修正稿 ————
+标题：{{ draft.subject }}
+
+{{ draft.body }}
+{%- if draft.cut %}
+……（以下省略 {{ draft.cut }} 字{% if attached %}，见附件{% endif %}）
+{%- endif %}
+———— 修正稿结束 ————
+{%- endif %}
 
 此邮件由邮件规范网关自动发送，请勿直接回复。
 """
@@ -63,6 +83,40 @@ class MailFacts(Protocol):
 _env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 _template = _env.from_string(TEMPLATE)
 MAX_LISTED = 20
+DRAFT_SHOWN = 6000  # characters of the corrected text shown inline
+ATTACH_MAX = 2_000_000  # a larger corrected message is not attached (the inline text still is)
+DRAFT_NAME = "修正稿.eml"
+
+
+def has_safe_fixes(findings: Sequence[Finding]) -> bool:
+    return any(f.fix is not None and f.fix.applicability is Applicability.SAFE for f in findings)
+
+
+@dataclass(frozen=True)
+class CorrectedDraft:
+    """The sender's message after the safe fixes (``mailgate format``), as the report mail shows it."""
+
+    subject: str
+    body: str
+    cut: int  # characters of the body not shown inline
+    fixes: tuple[str, ...]  # what was corrected (zh-CN), once each
+    data: bytes
+
+    @classmethod
+    def of(cls, fixed: bytes, findings: Sequence[Finding]) -> CorrectedDraft | None:
+        """None when the fixed message cannot be read back (then the mail simply has no draft)."""
+        try:  # mailgate's own parser: the charset fallbacks of the lint (a GBK body without a label …)
+            msg = parse_message(fixed)
+        except MessageError:  # cannot be read back: no draft, but still the report
+            return None
+        subject = _one_line(msg.subject)
+        body = msg.body.replace("\r\n", "\n").strip("\n")
+        fixes = dict.fromkeys(
+            f.fix.description.get("zh-CN")
+            for f in findings
+            if f.fix is not None and f.fix.applicability is Applicability.SAFE
+        )
+        return cls(subject, body[:DRAFT_SHOWN], max(0, len(body) - DRAFT_SHOWN), tuple(fixes), fixed)
 
 
 def should_report(message: MailFacts | None, envelope_from: str, policy: Policy) -> bool:
@@ -119,8 +173,10 @@ def build_report_mail(
     report_from: str,
     link: str,
     release_link: str = "",
+    draft: CorrectedDraft | None = None,
 ) -> bytes:
     name = _one_line(message.sender.display_name) if message.sender is not None else ""
+    attach = draft is not None and action == "hold" and len(draft.data) <= ATTACH_MAX
     ranked = sorted(findings, key=lambda f: -f.severity.rank)
     listed = [
         {"check": f.check, "message": f.message.get("zh-CN"), "suggestion": f.suggestion.get("zh-CN")}
@@ -136,6 +192,8 @@ def build_report_mail(
         more=max(0, len(ranked) - MAX_LISTED),
         link=link,
         release_link=release_link,
+        draft=draft,
+        attached=attach,
     )
     mail = EmailMessage(policy=SMTP_POLICY)
     mail["From"] = f"邮件规范网关 <{report_from}>"
@@ -150,4 +208,9 @@ def build_report_mail(
     mail["Auto-Submitted"] = "auto-generated"
     mail[REPORT_HEADER] = action
     mail.set_content(body, charset="utf-8")
+    if attach and draft is not None:
+        # application/octet-stream, base64: message/rfc822 may not be base64-encoded (RFC 2046 §5.2.1)
+        # and the draft's own 8-bit text must not depend on the next hop's 8BITMIME; clients open
+        # an .eml attachment by its name.
+        mail.add_attachment(draft.data, maintype="application", subtype="octet-stream", filename=DRAFT_NAME)
     return bytes(mail)

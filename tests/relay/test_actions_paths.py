@@ -42,6 +42,18 @@ def mails(sink: CaptureSink, report: bool = False) -> list[email.message.Message
     return [m for m in out if (m.get("X-Mailgate-Report") is not None) == report]
 
 
+def text_of(mail: email.message.Message) -> str:
+    """The report mail's text (its first text/plain part: a held message's has an attachment)."""
+    part = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode("utf-8")
+
+
+def attachments(mail: email.message.Message) -> dict[str, bytes]:
+    return {str(p.get_filename()): p.get_payload(decode=True) for p in mail.walk() if p.get_filename()}  # type: ignore[misc]
+
+
 def test_pass_is_delivered_unchanged(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
     h = start_relay()
     data = example(PASS_EML)
@@ -108,10 +120,38 @@ def test_warn_is_advised_with_a_report_mail(start_relay: Callable[..., Harness],
     report_env = next(m for m in sink.messages if b"X-Mailgate-Report" in m.data)
     assert report_env.rcpt_tos == [SENDER]
     assert report["Auto-Submitted"] == "auto-generated"
-    body = report.get_payload(decode=True).decode("utf-8")
+    body = text_of(report)
     assert "action-item-deadline" in body and "建议" in body and "完整报告" in body
     [audit] = h.audit()
     assert (audit.verdict, audit.action) == ("warn", "advise")
+
+
+def test_an_advised_mail_with_safe_fixes_gets_the_corrected_draft(
+    start_relay: Callable[..., Harness], sink: CaptureSink
+) -> None:
+    h = start_relay(policy={"pass": "advise", "warn": "advise"})
+    data = example("typography/bad.eml")
+    assert send(h.port, data, ["zhaoqiang@demo.example.cn"]) == {}
+    assert h.wait_for(lambda: len(sink.messages) == 2)
+    [delivered] = mails(sink)
+    assert delivered.as_bytes() and crlf(data) in [m.data for m in sink.messages]  # delivered unchanged
+    [report] = mails(sink, report=True)
+    text = text_of(report)
+    assert "按规范自动修正后的草稿" in text and "中文与英文、数字之间" in text  # what was corrected
+    # the draft: the spacing, the full-width punctuation and the doubled comma corrected
+    assert "今天 18:00-19:00 门禁系统升级，期间请走 1 楼东侧临时通道。" in text
+    assert "，，" not in text.split("———— 修正稿 ————")[1]
+    assert attachments(report) == {}  # already delivered: nothing to resend
+
+
+def test_no_draft_without_safe_fixes(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
+    h = start_relay()
+    report_findings = lint_bytes(example(WARN_EML), h.policy).findings
+    assert not any(f.fix is not None and f.fix.applicability.value == "safe" for f in report_findings)
+    send(h.port, example(WARN_EML), WARN_RCPTS)
+    assert h.wait_for(lambda: len(sink.messages) == 2)
+    [report] = mails(sink, report=True)
+    assert "修正稿" not in text_of(report) and not report.is_multipart()
 
 
 def test_report_mails_are_rate_limited(start_relay: Callable[..., Harness], sink: CaptureSink) -> None:
@@ -177,12 +217,19 @@ def test_hold_stores_in_quarantine(start_relay: Callable[..., Harness], sink: Ca
     assert "action-items" in held.findings
     assert h.wait_for(lambda: len(sink.messages) == 1)
     [report] = mails(sink, report=True)
-    text = report.get_payload(decode=True).decode("utf-8")
+    text = text_of(report)
     assert "暂存" in text
     assert not mails(sink)
     # the release link in the report mail opens the held-message page of the API on the same store
     link = re.search(r"审核与放行：(\S+)", text)
     assert link is not None and link.group(1).endswith(f"/quarantine/{held.id}")
+    # the safe fixes (typography) give a corrected draft: inline, and attached to resend
+    assert "按规范自动修正后的草稿" in text and "———— 修正稿 ————" in text
+    fixed = attachments(report)["修正稿.eml"]
+    assert fixed != held.data
+    typography = [f for f in lint_bytes(held.data, h.policy).findings if f.check == "typography"]
+    assert typography and not [f for f in lint_bytes(fixed, h.policy).findings if f.check == "typography"]
+    assert "标题：【通知】本周六办公区电力检修安排通知" in text
     [audit] = h.audit()
     assert all(f["en"]["message"] for f in audit.report["findings"])  # the pages show English too
     state = PolicyState(h.policy, h.store)

@@ -165,3 +165,28 @@ def test_reject_reply_leaves_info_findings_to_the_report() -> None:
     assert "[check-1]" in reply
     assert "[check-2]" not in reply and "[check-3]" not in reply
     assert "2 more in the full report" in reply
+
+
+def test_corrected_draft_reads_the_fixed_message_like_the_linter(demo_policy: Policy) -> None:
+    from mailgate.fmt import format_bytes
+    from mailgate.relay.reportmail import DRAFT_SHOWN, CorrectedDraft
+
+    raw = example("typography/bad.eml")
+    report = lint_bytes(raw, demo_policy)
+    fixed = format_bytes(raw, demo_policy).data
+    draft = CorrectedDraft.of(fixed, report.findings)
+    assert draft is not None and draft.subject == "【通知】门禁系统升级安排通知"
+    assert "今天 18:00-19:00 门禁系统升级" in draft.body and draft.cut == 0 and draft.data == fixed
+    assert draft.fixes and len(draft.fixes) == len(set(draft.fixes))  # each correction named once
+    # a GBK body without a charset label reads as the linter reads it, not as mojibake
+    gbk = b"From: a@demo.example.cn\r\nSubject: x\r\n\r\n" + "各位好，本周例会改到周四。".encode("gb18030")
+    gbk_draft = CorrectedDraft.of(gbk, report.findings)
+    assert gbk_draft is not None and "本周例会改到周四" in gbk_draft.body
+    # a long body is cut for the mail text (the attachment keeps all of it)
+    long = raw.replace("赵强：".encode(), ("很长的正文。" * 2000).encode())
+    cut = CorrectedDraft.of(long, report.findings)
+    assert cut is not None and len(cut.body) == DRAFT_SHOWN and cut.cut > 0
+    # a fixed message that cannot be read back (here: nested past the depth cap): no draft
+    level = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+    deep = level * 200
+    assert CorrectedDraft.of(deep, report.findings) is None
