@@ -55,6 +55,8 @@ RELATIVE = re.compile(r"^\+(\d{1,3})d(?: (\d{2}):(\d{2}))?$")
 
 Line = Annotated[str, StringConstraints(max_length=500)]
 OneLine = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\r\n\x00]*$")]
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # titles, labels, keywords: one line of printable text
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # descriptions, help, sources: tabs and line breaks only
 
 
 class Example(BaseModel):
@@ -78,10 +80,10 @@ class ActionExample(BaseModel):
 class FieldSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Annotated[str, StringConstraints(pattern=FIELD_NAME)]
-    label: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    label: Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=NO_CONTROL)]
     type: FieldType = "text"
     required: bool = False
-    help: Annotated[str, StringConstraints(max_length=200)] = ""
+    help: Annotated[str, StringConstraints(max_length=200, pattern=TEXT)] = ""
     example: str | tuple[Line, ...] | tuple[ActionExample, ...] = ""
 
     @field_validator("name")
@@ -108,12 +110,14 @@ class TemplateSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=60)]
-    description: Annotated[str, StringConstraints(max_length=300)] = ""
-    tag: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[^\r\n\x00【】]*$")]
-    keywords: tuple[Annotated[str, StringConstraints(max_length=30)], ...] = Field(default=(), max_length=20)
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
-    body: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SOURCE)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=NO_CONTROL)]
+    description: Annotated[str, StringConstraints(max_length=300, pattern=TEXT)] = ""
+    tag: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[^\x00-\x1f\x7f【】]*$")]
+    keywords: tuple[Annotated[str, StringConstraints(max_length=30, pattern=NO_CONTROL)], ...] = Field(
+        default=(), max_length=20
+    )
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=2_000, pattern=TEXT)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SOURCE, pattern=TEXT)]
     fields: tuple[FieldSpec, ...] = Field(default=(), max_length=40)
     example: Example = Example()
 
