@@ -321,9 +321,6 @@ def test_case_variants_and_trailing_slashes_do_not_bypass(
             continue
         for url in _variants(op.url):
             r = send(api, op, [], url=url, body=b"{}" if op.has_body else None)
-            if "%00" in url and url.startswith("/v1/"):  # refused before routing, with or without a token
-                assert r.status_code == 400, f"{op.method} {url!r}: {r.status_code}"
-                continue
             assert r.status_code in (401, 404, 405), f"{op.method} {url!r} without a token: {r.status_code}"
             if op.admin_only:
                 r = send(api, op, bearer(tokens.viewer), url=url, body=b"{}" if op.has_body else None)
