@@ -249,7 +249,8 @@ class Pipeline:
                 except Exception:
                     log.warning("no corrected draft for the report mail to %s: format failed", mail_from, exc_info=True)
                 else:
-                    draft = CorrectedDraft.of(fixed, report.findings) if fixed != data else None
+                    if fixed != data:  # parsed off the event loop: the message may be megabytes
+                        draft = await asyncio.to_thread(CorrectedDraft.of, fixed, report.findings)
             return build_report_mail(
                 message=message,
                 findings=report.findings,
