@@ -188,7 +188,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     import asyncio
     import getpass
 
-    from mailgate.relay import delivery_for, open_store, relay_settings
+    from mailgate.relay import delivery_for, notify_decision, open_store, relay_settings
     from mailgate.relay.upstream import deliver_once
     from mailgate.report import subject_of
 
@@ -226,6 +226,9 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             print(f"mailgate: {rcpt} refused by the next hop: {r.code} {r.text}", file=sys.stderr)
     store.settle_quarantine(entry.id, "released" if args.action == "release" else "discarded", who)
     print(f"{entry.id}: {'released' if args.action == 'release' else 'discarded'}")
+    settled = store.get_quarantine(entry.id)
+    if settled is not None and asyncio.run(notify_decision(policy, relay_settings(policy), store, settled)):
+        print(f"{entry.id}: {settled.mail_from} notified")
     return EXIT_OK
 
 

@@ -11,14 +11,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+
 from mailgate.policy import Policy
 from mailgate.relay.config import RelaySettings, relay_settings
 from mailgate.relay.pipeline import Pipeline
+from mailgate.relay.reportmail import build_decision_mail, mailable_sender
 from mailgate.relay.server import Relay
-from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream
+from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream, deliver_once
 from mailgate.relay.worker import Linter, PoolLinter, ThreadLinter
-from mailgate.store import Store
+from mailgate.report import subject_of
+from mailgate.store import QuarantineEntry, Store
 from mailgate.store.repo import storage_url
+
+log = logging.getLogger("mailgate.relay")
+CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def open_store(policy: Policy) -> Store:
@@ -33,6 +41,33 @@ def delivery_for(
     if settings.upstream is not None:
         return SmtpUpstream(settings.upstream, local_hostname=local_hostname or settings.hostname)
     return OutboxDelivery(store, kind=kind)
+
+
+async def notify_decision(policy: Policy, settings: RelaySettings, store: Store, entry: QuarantineEntry) -> bool:
+    """Tell the sender of a held message that an administrator released or discarded it (the API,
+    its page and ``mailgate quarantine`` all call this after settling). Only internal people get
+    one (never a bounce, a robot or an outside address); True when the next hop took it. A notice
+    that cannot be sent is logged: the decision itself stands."""
+    if entry.status not in ("released", "discarded") or not mailable_sender(entry.mail_from, policy):
+        return False
+    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=dt.UTC)
+    data = build_decision_mail(
+        subject=subject_of(entry.data),
+        sender=entry.mail_from,
+        status=entry.status,
+        at=at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+        link=settings.release_url.format(id=entry.id),
+        report_from=settings.report_from,
+    )
+    try:
+        reply, _ = await deliver_once(delivery_for(settings, store, kind="report"), settings.report_from,
+                                      [entry.mail_from], data)  # fmt: skip
+    except Exception:
+        log.warning("decision notice for %s not sent", entry.id, exc_info=True)
+        return False
+    if not reply.ok:
+        log.warning("decision notice for %s refused: %s %s", entry.id, reply.code, reply.text)
+    return reply.ok
 
 
 def build_relay(

@@ -69,6 +69,20 @@ TEMPLATE = """\
 此邮件由邮件规范网关自动发送，请勿直接回复。
 """
 
+DECISION_TEMPLATE = """\
+您好：
+
+您于 {{ at }} 发出、被暂存待审核的邮件《{{ subject }}》
+{%- if status == "released" %}已由管理员审核放行，现已投递给收件人。
+{%- else %}已由管理员审核后丢弃，不会投递。如仍需发送，请按检查报告中的建议修改后重新发送。
+{%- endif %}
+
+暂存邮件页面：{{ link }}
+
+此邮件由邮件规范网关自动发送，请勿直接回复。
+"""
+
+
 class MailFacts(Protocol):
     """What the report mail reads of the sender's message: a parsed ``Message`` or the relay's
     ``MessageFacts`` (the headers a worker sends back)."""
@@ -82,6 +96,7 @@ class MailFacts(Protocol):
 
 _env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 _template = _env.from_string(TEMPLATE)
+_decision = _env.from_string(DECISION_TEMPLATE)
 MAX_LISTED = 20
 DRAFT_SHOWN = 6000  # characters of the corrected text shown inline
 ATTACH_MAX = 2_000_000  # a larger corrected message is not attached (the inline text still is)
@@ -119,14 +134,17 @@ class CorrectedDraft:
         return cls(subject, body[:DRAFT_SHOWN], max(0, len(body) - DRAFT_SHOWN), tuple(fixes), fixed)
 
 
+def mailable_sender(envelope_from: str, policy: Policy) -> bool:
+    """An internal person's address: not a bounce, not outside the company, not a robot's."""
+    local, _, domain = envelope_from.lower().rpartition("@")
+    if not envelope_from or not policy.is_internal(domain):
+        return False
+    return local not in {"mailer-daemon", "postmaster", "mailgate", "noreply", "no-reply"}
+
+
 def should_report(message: MailFacts | None, envelope_from: str, policy: Policy) -> bool:
     """False for anything that could make a loop or go outside the company."""
-    if not envelope_from or message is None:
-        return False
-    local, _, domain = envelope_from.lower().rpartition("@")
-    if not policy.is_internal(domain):
-        return False
-    if local in {"mailer-daemon", "postmaster", "mailgate", "noreply", "no-reply"}:
+    if message is None or not mailable_sender(envelope_from, policy):
         return False
     auto = (message.header("Auto-Submitted") or "no").strip().lower()
     if auto != "no":
@@ -213,4 +231,20 @@ def build_report_mail(
         # and the draft's own 8-bit text must not depend on the next hop's 8BITMIME; clients open
         # an .eml attachment by its name.
         mail.add_attachment(draft.data, maintype="application", subtype="octet-stream", filename=DRAFT_NAME)
+    return bytes(mail)
+
+
+def build_decision_mail(*, subject: str, sender: str, status: str, at: str, link: str, report_from: str) -> bytes:
+    """The notice to the sender of a held message that an administrator released or discarded it."""
+    label = "已放行" if status == "released" else "已丢弃"
+    mail = EmailMessage(policy=SMTP_POLICY)
+    mail["From"] = f"邮件规范网关 <{report_from}>"
+    mail["To"] = sender
+    mail["Subject"] = f"【邮件规范检查】{label}：{_one_line(subject)}"[:200]
+    mail["Date"] = formatdate(localtime=True)
+    mail["Message-ID"] = make_msgid(domain=report_from.rpartition("@")[2] or None)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail[REPORT_HEADER] = status
+    body = _decision.render(subject=_one_line(subject), status=status, at=at, link=link)
+    mail.set_content(body, charset="utf-8")
     return bytes(mail)

@@ -92,14 +92,15 @@ def test_an_admin_token_in_the_form_releases_it_to_the_outbox(api: Api) -> None:
     entry = hold(api)
     code, location, _ = decide(api, entry.id, "release", token(api.admin))
     assert code == 303 and location == f"/quarantine/{entry.id}?done=released"
-    out = api.store.outbox()
+    out = api.store.outbox(kind="mail")
     assert len(out) == 1 and out[0].data == MESSAGE and out[0].rcpt_to == ["liuyi@demo.example.cn"]
+    assert [n.rcpt_to for n in api.store.outbox(kind="report")] == [["wuyu@demo.example.cn"]]  # the notice
     row = api.store.get_quarantine(entry.id)
     assert row is not None and row.status == "released" and row.decided_by.startswith("token:test-admin/")  # type: ignore[union-attr]
     _, html = page(api, entry.id, done="released")
     assert "已放行：邮件已投递" in html and "已放行并投递" in html
     code, _, html = decide(api, entry.id, "release", token(api.admin))  # twice: refused, delivered once
-    assert code == 409 and len(api.store.outbox()) == 1
+    assert code == 409 and len(api.store.outbox(kind="mail")) == 1
 
 
 def test_an_admin_discards_it(api: Api) -> None:
@@ -108,7 +109,7 @@ def test_an_admin_discards_it(api: Api) -> None:
     assert code == 303 and location.endswith("?done=discarded")
     _, html = page(api, entry.id)
     assert "已被管理员丢弃" in html
-    assert api.store.outbox() == []
+    assert api.store.outbox(kind="mail") == [] and len(api.store.outbox(kind="report")) == 1
 
 
 @pytest.mark.parametrize(

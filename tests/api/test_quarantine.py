@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -88,13 +90,19 @@ def test_release_to_the_outbox_once(api: Api) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "released" and body["decided_by"].startswith("token:test-admin/")
-    assert body["delivered_via"] == "the local outbox"
-    out = api.store.outbox()
+    assert body["delivered_via"] == "the local outbox" and body["sender_notified"] is True
+    out = api.store.outbox(kind="mail")
     assert len(out) == 1 and out[0].data == MESSAGE and out[0].rcpt_to == ["liuyi@demo.example.cn"]
+    [notice] = api.store.outbox(kind="report")  # the sender hears of it
+    assert notice.rcpt_to == ["wuyu@demo.example.cn"]
+    text = email.message_from_bytes(notice.data, policy=email.policy.default)
+    assert text["Auto-Submitted"] == "auto-generated" and text["X-Mailgate-Report"] == "released"
+    content = text.get_content()
+    assert "《【部门协作】排期》已由管理员审核放行" in content and f"/quarantine/{entry.id}" in content
     row = api.store.get_quarantine(entry.id)
     assert row is not None and row.status == "released" and row.decided_by == body["decided_by"]
     r = api.client.post(f"/v1/quarantine/{entry.id}/release", headers=api.admin)
-    assert r.status_code == 409 and len(api.store.outbox()) == 1
+    assert r.status_code == 409 and len(api.store.outbox(kind="mail")) == 1 and len(api.store.outbox()) == 2
     assert api.client.post(f"/v1/quarantine/{entry.id}/discard", headers=api.admin).status_code == 409
     assert api.client.post(f"/v1/quarantine/{'f' * 32}/release", headers=api.admin).status_code == 404
     nobody = hold(api, rcpts=())
@@ -106,8 +114,10 @@ def test_release_through_the_upstream(api: Api, upstream: CaptureSink) -> None:
     entry = hold(api)
     r = api.client.post(f"/v1/quarantine/{entry.id}/release", headers=api.admin)
     assert r.status_code == 200, r.text
-    assert [m.rcpt_tos for m in upstream.messages] == [["liuyi@demo.example.cn"]]
+    # the message, then the sender's notice, both through the upstream
+    assert [m.rcpt_tos for m in upstream.messages] == [["liuyi@demo.example.cn"], ["wuyu@demo.example.cn"]]
     assert upstream.messages[0].data.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
+    assert b"X-Mailgate-Report: released" in upstream.messages[1].data
     assert api.store.outbox() == []
 
 
@@ -121,7 +131,7 @@ def test_a_permanent_refusal_is_502_and_the_message_stays_held(api: Api, upstrea
     assert api.store.get_quarantine(entry.id).status == "held"  # type: ignore[union-attr]
     upstream.behaviour.data_reply = None  # the next attempt goes through
     assert api.client.post(f"/v1/quarantine/{entry.id}/release", headers=api.admin).status_code == 200
-    assert len(upstream.messages) == 1
+    assert len(upstream.messages) == 2  # the message and the sender's notice (none for the refused try)
 
 
 def test_an_unreachable_upstream_is_503_and_the_message_stays_held(api: Api) -> None:
@@ -140,7 +150,21 @@ def test_discard(api: Api) -> None:
     r = api.client.post(f"/v1/quarantine/{entry.id}/discard", headers=api.admin)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "discarded" and r.json()["decided_by"].startswith("token:test-admin/")
+    assert r.json()["sender_notified"] is True
     assert api.client.post(f"/v1/quarantine/{entry.id}/release", headers=api.admin).status_code == 409
-    assert api.store.outbox() == []
+    assert api.store.outbox(kind="mail") == []
+    [notice] = api.store.outbox(kind="report")
+    content = email.message_from_bytes(notice.data, policy=email.policy.default).get_content()
+    assert "已由管理员审核后丢弃，不会投递" in content
     body = api.get("/v1/quarantine", params={"status": "all"}).json()
     assert [m["status"] for m in body["messages"]] == ["discarded"]
+
+
+def test_no_notice_to_an_outside_or_robot_sender(api: Api) -> None:
+    for sender in ("someone@outside.example.com", "mailer-daemon@demo.example.cn", ""):
+        audit = api.store.add_audit(AuditEntry(sender=sender, verdict="fail", action="hold", report=REPORT))
+        entry = api.store.add_quarantine(QuarantineEntry(mail_from=sender, rcpt_to=["liuyi@demo.example.cn"],
+                                                         data=MESSAGE, audit_id=audit.id))  # fmt: skip
+        r = api.client.post(f"/v1/quarantine/{entry.id}/release", headers=api.admin)
+        assert r.status_code == 200 and r.json()["sender_notified"] is False, sender
+    assert api.store.outbox(kind="report") == [] and len(api.store.outbox(kind="mail")) == 3

@@ -45,11 +45,13 @@ def test_quarantine_list_release_discard(
     assert first.id in out and second.id in out and "action-items" in out and "电力检修" in out
     assert main(["quarantine", "show", first.id, "--config", str(cfg)]) == 0
     assert main(["quarantine", "release", first.id, "--config", str(cfg)]) == 0
-    [got] = sink.messages
+    got, notice = sink.messages  # the message, then the sender's notice
     assert got.data == crlf(example(FAIL_EML)) and got.rcpt_tos == PASS_RCPTS
+    assert notice.rcpt_tos == [SENDER] and b"X-Mailgate-Report: released" in notice.data
+    assert f"{SENDER} notified" in capsys.readouterr().out
     assert main(["quarantine", "release", first.id, "--config", str(cfg)]) == 1  # only once
     assert main(["quarantine", "discard", second.id, "--config", str(cfg)]) == 0
-    assert len(sink.messages) == 1
+    assert len(sink.messages) == 3 and b"X-Mailgate-Report: discarded" in sink.messages[2].data
     assert {e.id: e.status for e in store.quarantine(status=None)} == {first.id: "released", second.id: "discarded"}
     assert store.quarantine() == []
     store.close()

@@ -109,7 +109,7 @@ async def withdraw(entry_id: str, svc: ServicesDep) -> Response:
     if entry is None:
         return await _page(svc, None)
     try:
-        await discard_entry(svc, entry.id, f"{SENDER}:{entry.mail_from}")
+        await discard_entry(svc, entry.id, f"{SENDER}:{entry.mail_from}", notify=False)
     except HTTPException as exc:
         return await _page(svc, await _entry(svc, entry_id), failure=_reason(exc), code=exc.status_code)
     return _back(entry.id, "withdrawn")

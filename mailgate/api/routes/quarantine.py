@@ -1,5 +1,7 @@
 """The quarantine over HTTP: list, show (metadata, findings, or the raw message), release, discard.
 
+After a release or discard the sender (an internal person) gets a short notice mail of it, through
+the same delivery as report mails; ``sender_notified`` says whether the next hop took it.
 A release delivers through what the relay would use — ``[relay] upstream``, else the local
 outbox — with one SMTP transaction (``mailgate.relay.upstream.deliver_once``, as ``mailgate
 quarantine release`` does). The message is marked released only after the next hop accepted
@@ -20,7 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 from mailgate.api.deps import AdminDep, AuthFirst, Services, ServicesDep, admin, viewer
 from mailgate.api.errors import iso, problem
 from mailgate.errors import ConfigError
-from mailgate.relay import delivery_for, relay_settings
+from mailgate.relay import delivery_for, notify_decision, relay_settings
 from mailgate.relay.upstream import Reply, deliver_once
 from mailgate.report import subject_of
 from mailgate.store import QuarantineEntry
@@ -182,18 +184,31 @@ async def release_entry(svc: Services, entry_id: str, who: str) -> dict[str, Any
         "delivered_via": delivery.description,
         "reply": {"code": reply.code, "text": _one_line(reply.text)},
         "refused": {rcpt: {"code": r.code, "text": _one_line(r.text)} for rcpt, r in refused.items()},
+        "sender_notified": await _notify(svc, after),
     }
 
 
-async def discard_entry(svc: Services, entry_id: str, who: str) -> dict[str, Any]:
-    """Mark a held message discarded (by an admin, or withdrawn by its sender); 404/409 as problems."""
+async def discard_entry(svc: Services, entry_id: str, who: str, *, notify: bool = True) -> dict[str, Any]:
+    """Mark a held message discarded (by an admin, or withdrawn by its sender: ``notify=False``, the
+    sender knows); 404/409 as problems."""
     entry = await _held(svc, entry_id)
     if not await asyncio.to_thread(svc.store.settle_quarantine, entry_id, "discarded", who):
         current = await asyncio.to_thread(svc.store.get_quarantine, entry_id)
         raise _settled(current.status if current is not None else "gone")
     log.info("quarantine %s discarded by %s", entry_id, who)
     after = await asyncio.to_thread(svc.store.get_quarantine, entry_id)
-    return _entry_json(after or entry)
+    return {**_entry_json(after or entry), "sender_notified": await _notify(svc, after) if notify else False}
+
+
+async def _notify(svc: Services, entry: QuarantineEntry | None) -> bool:
+    """The sender's notice of the decision (see ``notify_decision``); never fails the decision."""
+    if entry is None:
+        return False
+    try:
+        settings = relay_settings(svc.state.base)
+    except ConfigError:
+        return False
+    return await notify_decision(svc.state.policy, settings, svc.store, entry)
 
 
 @write.post("/{entry_id}/release", summary="Deliver a held message (409 unless held; 502/503 if refused)")
