@@ -213,23 +213,27 @@ def _recv_frame(sock: socket.socket) -> Any:
     return pickle.loads(payload)
 
 
+def _take_frame(buffer: bytearray) -> bytes | None:
+    """Remove the first whole frame from ``buffer`` and return its payload; None while incomplete."""
+    if len(buffer) < _HEADER.size:
+        return None
+    end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
+    if len(buffer) < end:
+        return None
+    payload = bytes(buffer[_HEADER.size : end])
+    del buffer[:end]
+    return payload
+
+
 def _next_frame(sock: socket.socket, buffer: bytearray) -> Any:
     """The next object from a blocking socket, reading as much as is there (one recv per request,
     usually); EOFError when the other end is gone."""
-    while True:
-        if len(buffer) >= _HEADER.size:
-            end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
-            if len(buffer) >= end:
-                payload = bytes(buffer[_HEADER.size : end])
-                del buffer[:end]
-                return pickle.loads(payload)
-            want = end - len(buffer)
-        else:
-            want = _HEADER.size
-        chunk = sock.recv(max(want, 65536))
+    while (payload := _take_frame(buffer)) is None:
+        chunk = sock.recv(65536)
         if not chunk:
             raise EOFError
         buffer += chunk
+    return pickle.loads(payload)
 
 
 def _worker_main(sock: socket.socket, config_path: str | None, parent: int) -> None:
@@ -281,12 +285,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        while len(self.buffer) >= _HEADER.size:
-            (n,) = _HEADER.unpack_from(self.buffer)
-            if len(self.buffer) < _HEADER.size + n:
-                return
-            payload = bytes(self.buffer[_HEADER.size : _HEADER.size + n])
-            del self.buffer[: _HEADER.size + n]
+        while (payload := _take_frame(self.buffer)) is not None:
             self.worker.answered(payload)
 
     def connection_lost(self, exc: Exception | None) -> None:
