@@ -27,7 +27,7 @@ from mailgate.relay.actions import (
 from mailgate.relay.auditlog import AuditLog, Row
 from mailgate.relay.config import RelaySettings
 from mailgate.relay.decide import Decision, DecisionTable, override_reason, strip_override
-from mailgate.relay.reportmail import CorrectedDraft, RateLimiter, build_report_mail, has_safe_fixes, should_report
+from mailgate.relay.reportmail import CorrectedDraft, RateLimiter, build_report_mail, safe_fixes, should_report
 from mailgate.relay.upstream import Delivery, Transaction, deliver_once
 from mailgate.relay.worker import Linter, LintResult, MessageFacts
 from mailgate.store import AuditEntry, QuarantineEntry, RetainedMessage, Store
@@ -243,7 +243,7 @@ class Pipeline:
 
         async def build() -> bytes:
             draft = None
-            if has_safe_fixes(report.findings):  # the corrected draft: one format pass in a lint worker
+            if safe_fixes(report.findings):  # the corrected draft: one format pass in a lint worker
                 try:
                     fixed = await self.linter.format(data, version=self.state.version)
                 except Exception:

@@ -23,7 +23,7 @@ from typing import Protocol
 import jinja2
 
 from mailgate.errors import MessageError
-from mailgate.model import Address, Applicability, Finding
+from mailgate.model import Address, Applicability, Finding, Fix
 from mailgate.parse import parse_message
 from mailgate.policy import Policy
 
@@ -103,8 +103,9 @@ ATTACH_MAX = 2_000_000  # a larger corrected message is not attached (the inline
 DRAFT_NAME = "修正稿.eml"
 
 
-def has_safe_fixes(findings: Sequence[Finding]) -> bool:
-    return any(f.fix is not None and f.fix.applicability is Applicability.SAFE for f in findings)
+def safe_fixes(findings: Sequence[Finding]) -> list[Fix]:
+    """The fixes ``mailgate format`` would apply unasked (what a corrected draft corrects)."""
+    return [f.fix for f in findings if f.fix is not None and f.fix.applicability is Applicability.SAFE]
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,7 @@ class CorrectedDraft:
             return None
         subject = _one_line(msg.subject)
         body = msg.body.replace("\r\n", "\n").strip("\n")
-        fixes = dict.fromkeys(
-            f.fix.description.get("zh-CN")
-            for f in findings
-            if f.fix is not None and f.fix.applicability is Applicability.SAFE
-        )
+        fixes = dict.fromkeys(fix.description.get("zh-CN") for fix in safe_fixes(findings))
         return cls(subject, body[:DRAFT_SHOWN], max(0, len(body) - DRAFT_SHOWN), tuple(fixes), fixed)
 
 
