@@ -77,6 +77,14 @@ class Attachment:
     inline: bool = False
 
 
+CHINA = dt.timezone(dt.timedelta(hours=8), "UTC+8")  # China Standard Time: the zone times are shown in
+
+
+def china_time(when: dt.datetime) -> dt.datetime:
+    """``when`` in China Standard Time; a naive value is taken as UTC (how the store keeps times)."""
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(CHINA)
+
+
 def first_header(headers: Sequence[tuple[str, str]], name: str) -> str | None:
     """The first value of header ``name`` (case-insensitive) in ``(name, value)`` pairs."""
     lname = name.lower()

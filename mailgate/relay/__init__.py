@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
+from mailgate.model import china_time
 from mailgate.policy import Policy
 from mailgate.relay.config import RelaySettings, relay_settings
 from mailgate.relay.pipeline import Pipeline
@@ -26,7 +26,6 @@ from mailgate.store import QuarantineEntry, Store
 from mailgate.store.repo import storage_url
 
 log = logging.getLogger("mailgate.relay")
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def open_store(policy: Policy) -> Store:
@@ -50,12 +49,11 @@ async def notify_decision(policy: Policy, settings: RelaySettings, store: Store,
     that cannot be sent is logged: the decision itself stands."""
     if entry.status not in ("released", "discarded") or not mailable_sender(entry.mail_from, policy):
         return False
-    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=dt.UTC)
     data = build_decision_mail(
         subject=subject_of(entry.data),
         sender=entry.mail_from,
         status=entry.status,
-        at=at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+        at=china_time(entry.at).strftime("%Y-%m-%d %H:%M"),
         link=settings.release_url.format(id=entry.id),
         report_from=settings.report_from,
     )

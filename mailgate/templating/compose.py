@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mailgate.directory import Directory
+from mailgate.model import CHINA
 from mailgate.templating.spec import FieldSpec, TemplateSpec
 
 CONTROL = re.compile(r"[\r\n\x00]")
@@ -31,7 +32,6 @@ MAX_TEXT = {"text": 200, "person": 60, "date": 10, "datetime": 16, "textarea": 5
 MAX_LINES, MAX_LINE = 50, 500
 MAX_ACTIONS = 30
 MAX_RECIPIENTS = 50
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 class FormError(Exception):

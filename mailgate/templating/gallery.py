@@ -21,11 +21,10 @@ from typing import Any
 from mailgate.errors import ConfigError
 from mailgate.fmt import format_bytes
 from mailgate.lint import lint_bytes
-from mailgate.model import Report
+from mailgate.model import CHINA, Report
 from mailgate.policy import Policy
 from mailgate.store import MailTemplate, Store
 from mailgate.templating.compose import (
-    CHINA,
     Envelope,
     FormError,
     Party,

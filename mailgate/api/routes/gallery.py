@@ -31,8 +31,8 @@ from starlette.datastructures import FormData
 
 from mailgate.api.deps import ServicesDep, open_limit
 from mailgate.api.routes.templates import gallery
-from mailgate.model import Finding, Report
-from mailgate.templating.compose import CHINA, FormError
+from mailgate.model import CHINA, Finding, Report
+from mailgate.templating.compose import FormError
 from mailgate.templating.gallery import Entry, Gallery, Rendered, RenderError
 from mailgate.templating.spec import TEMPLATE_ID, TemplateSpec, example_values
 

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse
 
 from mailgate.api.deps import AuthFirst, ServicesDep, viewer
 from mailgate.api.errors import iso, problem
+from mailgate.model import china_time
 from mailgate.relay.decide import ACTIONS
 from mailgate.store import AuditEntry
 from mailgate.store.queries import AUDIT_LIST_COLUMNS, audit_page
@@ -44,7 +45,6 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex",
 }
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
-SHOWN_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+8")  # times on the page: China Standard Time
 MAX_SHOWN = 200  # findings listed on the page
 
 VERDICTS = {
@@ -78,8 +78,7 @@ def render_page(name: str, **context: Any) -> str:
 def shown_time(when: dt.datetime | None) -> str:
     if when is None:
         return ""
-    aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return aware.astimezone(SHOWN_TZ).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
+    return china_time(when).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")  # times on the page: China Standard Time
 
 
 def shown_findings(report: object) -> dict[str, Any]:
