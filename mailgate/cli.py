@@ -215,7 +215,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
     who = getpass.getuser()
     if args.action == "release":
-        delivery = delivery_for(relay_settings(policy), store)
+        delivery = delivery_for(relay_settings(policy), store, pooled=False)
         reply, refused = asyncio.run(
             deliver_once(delivery, entry.mail_from, entry.rcpt_to, entry.data, entry.mail_options)
         )

@@ -19,7 +19,7 @@ from mailgate.relay.config import RelaySettings, relay_settings
 from mailgate.relay.pipeline import Pipeline
 from mailgate.relay.reportmail import build_decision_mail, mailable_sender
 from mailgate.relay.server import Relay
-from mailgate.relay.upstream import Delivery, OutboxDelivery, SmtpUpstream, deliver_once
+from mailgate.relay.upstream import ConnectionPool, Delivery, OutboxDelivery, SmtpUpstream, deliver_once
 from mailgate.relay.worker import Linter, PoolLinter, ThreadLinter
 from mailgate.report import subject_of
 from mailgate.store import QuarantineEntry, Store
@@ -33,12 +33,20 @@ def open_store(policy: Policy) -> Store:
 
 
 def delivery_for(
-    settings: RelaySettings, store: Store, *, kind: str = "mail", local_hostname: str | None = None
+    settings: RelaySettings,
+    store: Store,
+    *,
+    kind: str = "mail",
+    local_hostname: str | None = None,
+    pooled: bool = True,
 ) -> Delivery:
     """Upstream SMTP or the outbox; ``local_hostname`` is our EHLO name (default: ``[relay] hostname``,
-    else aiosmtplib looks the FQDN up per connection)."""
+    else aiosmtplib looks the FQDN up per connection). ``pooled=False`` for a delivery made for one
+    transaction (a release, a notice): its connection ends with QUIT instead of idling in a pool
+    nobody will use again."""
     if settings.upstream is not None:
-        return SmtpUpstream(settings.upstream, local_hostname=local_hostname or settings.hostname)
+        pool = ConnectionPool() if pooled else None
+        return SmtpUpstream(settings.upstream, pool, local_hostname=local_hostname or settings.hostname)
     return OutboxDelivery(store, kind=kind)
 
 
@@ -58,8 +66,8 @@ async def notify_decision(policy: Policy, settings: RelaySettings, store: Store,
         report_from=settings.report_from,
     )
     try:
-        reply, _ = await deliver_once(delivery_for(settings, store, kind="report"), settings.report_from,
-                                      [entry.mail_from], data)  # fmt: skip
+        delivery = delivery_for(settings, store, kind="report", pooled=False)
+        reply, _ = await deliver_once(delivery, settings.report_from, [entry.mail_from], data)
     except Exception:
         log.warning("decision notice for %s not sent", entry.id, exc_info=True)
         return False

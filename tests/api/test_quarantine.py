@@ -14,6 +14,7 @@ from mailgate.api.routes import quarantine
 from mailgate.relay.testing import CaptureSink, free_port
 from mailgate.store import AuditEntry, QuarantineEntry
 from tests.api.conftest import Api
+from tests.relay.conftest import wait_until
 
 MESSAGE = (
     "From: 吴宇 <wuyu@demo.example.cn>\r\nTo: 刘毅 <liuyi@demo.example.cn>\r\n"
@@ -119,6 +120,8 @@ def test_release_through_the_upstream(api: Api, upstream: CaptureSink) -> None:
     assert upstream.messages[0].data.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
     assert b"X-Mailgate-Report: released" in upstream.messages[1].data
     assert api.store.outbox() == []
+    # one-shot deliveries: each session ends with QUIT, none is left idling in a throwaway pool
+    assert wait_until(lambda: upstream.quit_count == upstream.ehlo_count == 2)
 
 
 def test_a_permanent_refusal_is_502_and_the_message_stays_held(api: Api, upstream: CaptureSink) -> None:

@@ -165,7 +165,7 @@ async def release_entry(svc: Services, entry_id: str, who: str) -> dict[str, Any
             raise problem(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "relay-config", f"中继配置无效 / [relay] settings invalid: {exc}"
             ) from None
-        delivery = delivery_for(settings, svc.store)
+        delivery = delivery_for(settings, svc.store, pooled=False)
         reply, refused = await deliver_once(
             delivery, entry.mail_from, list(entry.rcpt_to), entry.data, list(entry.mail_options)
         )
