@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -69,6 +70,14 @@ def lint(demo_policy: Policy) -> Callable[..., Report]:
 
 def fired(report: Report) -> set[str]:
     return {f.check for f in report.findings}
+
+
+def text_of(mail: email.message.Message) -> str:
+    """A mail's first text/plain part, decoded (a report mail with an attachment is multipart)."""
+    part = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(part.get_content_charset() or "utf-8")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,6 +15,7 @@ from mailgate.api import ApiSettings, build_app
 from mailgate.lint import lint_bytes
 from mailgate.relay.testing import CaptureSink
 from mailgate.state import PolicyState
+from tests.conftest import text_of
 from tests.relay.conftest import (
     FAIL_EML,
     PASS_EML,
@@ -40,14 +41,6 @@ def crlf(data: bytes) -> bytes:
 def mails(sink: CaptureSink, report: bool = False) -> list[email.message.Message]:
     out = [email.message_from_bytes(m.data) for m in sink.messages]
     return [m for m in out if (m.get("X-Mailgate-Report") is not None) == report]
-
-
-def text_of(mail: email.message.Message) -> str:
-    """The report mail's text (its first text/plain part: a held message's has an attachment)."""
-    part = next(p for p in mail.walk() if p.get_content_type() == "text/plain")
-    payload = part.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode("utf-8")
 
 
 def attachments(mail: email.message.Message) -> dict[str, bytes]:

@@ -10,13 +10,12 @@ import re
 import smtplib
 import time
 from collections.abc import Iterator
-from email.message import Message
 from typing import Any
 
 import pytest
 
 from mailgate.store import Store
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, text_of
 from tests.web.conftest import Page, Server, serve
 
 pytestmark = pytest.mark.browser
@@ -54,21 +53,12 @@ def held(server: Server, store: Store) -> tuple[str, str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for row in store.outbox(kind="report"):
-            text = _text(email.message_from_bytes(row.data))
+            text = text_of(email.message_from_bytes(row.data))
             link = re.search(r"审核与放行：(\S+)", text)
             if link and link.group(1).endswith(entry_id):
                 return entry_id, link.group(1)
         time.sleep(0.2)
     raise AssertionError(f"no report mail with a release link for {entry_id}")
-
-
-def _text(msg: Message) -> str:
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload.decode(part.get_content_charset() or "utf-8")
-    return ""
 
 
 @pytest.fixture
