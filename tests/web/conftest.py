@@ -53,9 +53,6 @@ class Server:
     token: str
     smtp_port: int | None
 
-    def __getitem__(self, key: str) -> Any:  # server["base"], as the tests wrote it first
-        return getattr(self, key)
-
 
 def serve(root: Path, extra: str = "", *, relay: bool = False) -> Iterator[Server]:
     """Start ``mailgate serve`` (``--api-only`` unless ``relay``) on free ports, wait until it answers,

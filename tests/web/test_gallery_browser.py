@@ -28,8 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(browser: Any, server: dict[str, Any]) -> Iterator[Page]:
-    p = Page(browser, server["base"])
+def page(browser: Any, server: Server) -> Iterator[Page]:
+    p = Page(browser, server.base)
     yield p
     p.close()
 
@@ -129,7 +129,7 @@ def test_a_vague_word_is_flagged_in_place_with_its_suggestion(page: Page) -> Non
     assert page.page.get_attribute("#f-background", "aria-invalid") is None
 
 
-def test_download_the_eml_and_lint_it_with_the_cli(page: Page, server: dict[str, Any], tmp_path: Path) -> None:
+def test_download_the_eml_and_lint_it_with_the_cli(page: Page, server: Server, tmp_path: Path) -> None:
     page.goto("/gallery/dept-collab?example=1")
     page.verdict("pass")
     with page.page.expect_download() as info:
@@ -145,8 +145,8 @@ def test_download_the_eml_and_lint_it_with_the_cli(page: Page, server: dict[str,
     assert report["verdict"] == "pass", report["findings"]
 
 
-def test_keyboard_labels_and_phone_width(browser: Any, server: dict[str, Any]) -> None:
-    p = Page(browser, server["base"], width=375, height=740)
+def test_keyboard_labels_and_phone_width(browser: Any, server: Server) -> None:
+    p = Page(browser, server.base, width=375, height=740)
     try:
         p.goto("/gallery/meeting-notice" if _exists(server, "meeting-notice") else "/gallery/dept-collab")
         unlabelled = p.page.evaluate("""() => Array.from(document.querySelectorAll('input, textarea, select'))
@@ -167,21 +167,21 @@ def test_keyboard_labels_and_phone_width(browser: Any, server: dict[str, Any]) -
         p.close()
 
 
-def _exists(server: dict[str, Any], template_id: str) -> bool:
+def _exists(server: Server, template_id: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{server['base']}/gallery/{template_id}", timeout=5) as r:
+        with urllib.request.urlopen(f"{server.base}/gallery/{template_id}", timeout=5) as r:
             return bool(r.status == 200)
     except OSError:
         return False
 
 
-def test_hostile_metadata_runs_no_script(page: Page, server: dict[str, Any]) -> None:
-    auth = {"Authorization": f"Bearer {server['token']}", "Content-Type": "application/json"}
-    with urllib.request.urlopen(urllib.request.Request(f"{server['base']}/v1/templates/dept-collab",
+def test_hostile_metadata_runs_no_script(page: Page, server: Server) -> None:
+    auth = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    with urllib.request.urlopen(urllib.request.Request(f"{server.base}/v1/templates/dept-collab",
                                                        headers=auth)) as r:  # fmt: skip
         spec = json.load(r)["spec"]
     spec |= {"id": "xss-browser", "title": "<img src=x onerror=alert(1)>", "description": "<script>alert(2)</script>"}
-    req = urllib.request.Request(f"{server['base']}/v1/templates/xss-browser", data=json.dumps(spec).encode(),
+    req = urllib.request.Request(f"{server.base}/v1/templates/xss-browser", data=json.dumps(spec).encode(),
                                  headers=auth, method="PUT")  # fmt: skip
     with urllib.request.urlopen(req) as r:
         assert r.status == 200
@@ -196,10 +196,10 @@ def test_hostile_metadata_runs_no_script(page: Page, server: dict[str, Any]) -> 
     page.shot("xss-escaped")
 
 
-def test_copy_puts_subject_and_body_on_the_clipboard(browser: Any, server: dict[str, Any]) -> None:
-    p = Page(browser, server["base"])
+def test_copy_puts_subject_and_body_on_the_clipboard(browser: Any, server: Server) -> None:
+    p = Page(browser, server.base)
     try:
-        p.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server["base"])
+        p.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
         p.goto("/gallery/dept-collab?example=1")
         p.verdict("pass")
         p.page.click("#copy")
